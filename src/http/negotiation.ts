@@ -1,0 +1,50 @@
+import type { NextFunction, Request, Response } from 'express';
+import { FhirError } from '../fhir/errors.js';
+
+const JSON_FORMATS = ['json', 'application/json', 'application/fhir+json'];
+
+/** Media types in an Accept header, without parameters. */
+function acceptedTypes(accept: string): string[] {
+  return accept.split(',').map((part) => part.split(';')[0]?.trim().toLowerCase() ?? '').filter(Boolean);
+}
+
+/**
+ * FHIR is served as JSON only: `_format` or an Accept header that rules JSON out answers 406, and a
+ * body that is not JSON answers 415, before any work is done.
+ */
+export function negotiateJson(req: Request, _res: Response, next: NextFunction): void {
+  const format = new URL(req.originalUrl, 'http://x').searchParams.get('_format');
+  if (format !== null && !JSON_FORMATS.includes(format.toLowerCase().split(';')[0]!.trim())) {
+    return next(new FhirError(406, 'not-supported', `_format=${format} is not supported: this server speaks FHIR JSON only`, '_format'));
+  }
+  const accept = req.headers.accept;
+  if (format === null && accept) {
+    const types = acceptedTypes(accept);
+    const ok = types.some((t) => t === '*/*' || t === 'application/*' || t === 'application/json' || t === 'application/fhir+json');
+    if (!ok) return next(new FhirError(406, 'not-supported', `Accept: ${accept} cannot be met: responses are application/fhir+json`, 'Accept'));
+  }
+  next();
+}
+
+/** Content types the FHIR routes read, by method. */
+export function requireBodyType(req: Request, _res: Response, next: NextFunction): void {
+  if (!['POST', 'PUT', 'PATCH'].includes(req.method)) return next();
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const isSearch = req.path.endsWith('/_search');
+  const allowed = req.method === 'PATCH'
+    ? ['application/json-patch+json']
+    : isSearch ? ['application/x-www-form-urlencoded'] : ['application/fhir+json', 'application/json'];
+  if ((hasBody || !isSearch) && !allowed.includes(type)) {
+    return next(new FhirError(415, 'not-supported', `Content-Type ${type || '(none)'} is not accepted here; send ${allowed.join(' or ')}`, 'Content-Type'));
+  }
+  next();
+}
+
+/** The response media type: JSON as the client asked for it, FHIR JSON by default. */
+export function responseType(req: Request): string {
+  const accept = req.headers.accept ?? '';
+  const format = new URL(req.originalUrl, 'http://x').searchParams.get('_format')?.toLowerCase();
+  const plain = format === 'application/json' || (!format && acceptedTypes(accept).includes('application/json') && !accept.includes('fhir+json'));
+  return `${plain ? 'application/json' : 'application/fhir+json'}; charset=utf-8`;
+}

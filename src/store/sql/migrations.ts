@@ -1,0 +1,95 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database, SqlDialect, SqlRunner } from './database.js';
+
+/**
+ * Schema versions, applied in order and recorded in schema_migration. A released migration is never
+ * edited: a change of schema is a new entry at the end.
+ */
+const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDialect) => { compile(): import('kysely').CompiledQuery }[] }[] = [
+  {
+    version: 1,
+    up: (db, dialect) => {
+      const big = dialect === 'sqlite' ? 'integer' : 'bigint';
+      return [
+        db.schema.createTable('resource')
+          .addColumn('rid', dialect === 'sqlite' ? 'integer' : 'bigserial', (c) =>
+            dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('last_updated', big, (c) => c.notNull())
+          .addUniqueConstraint('resource_type_id', ['type', 'id']),
+        db.schema.createIndex('resource_type_updated').on('resource').columns(['type', 'last_updated', 'rid']),
+        db.schema.createIndex('resource_type_rid').on('resource').columns(['type', 'rid']),
+        db.schema.createTable('resource_version')
+          .addColumn('rid', big, (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('last_updated', big, (c) => c.notNull())
+          .addColumn('method', 'text', (c) => c.notNull())
+          .addColumn('json', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('resource_version_pk', ['rid', 'version']),
+        db.schema.createIndex('resource_version_type_updated').on('resource_version').columns(['type', 'last_updated']),
+        db.schema.createIndex('resource_version_updated').on('resource_version').column('last_updated'),
+        db.schema.createTable('sp_token')
+          .addColumn('rid', big, (c) => c.notNull())
+          .addColumn('param', 'text', (c) => c.notNull())
+          .addColumn('system', 'text')
+          .addColumn('code', 'text', (c) => c.notNull()),
+        db.schema.createIndex('sp_token_lookup').on('sp_token').columns(['param', 'code', 'rid']),
+        db.schema.createIndex('sp_token_rid').on('sp_token').column('rid'),
+        db.schema.createTable('sp_reference')
+          .addColumn('rid', big, (c) => c.notNull())
+          .addColumn('param', 'text', (c) => c.notNull())
+          .addColumn('target', 'text', (c) => c.notNull()),
+        db.schema.createIndex('sp_reference_lookup').on('sp_reference').columns(['param', 'target', 'rid']),
+        db.schema.createIndex('sp_reference_rid').on('sp_reference').column('rid'),
+        db.schema.createTable('sp_date')
+          .addColumn('rid', big, (c) => c.notNull())
+          .addColumn('param', 'text', (c) => c.notNull())
+          .addColumn('lo', big, (c) => c.notNull())
+          .addColumn('hi', big, (c) => c.notNull()),
+        db.schema.createIndex('sp_date_lookup').on('sp_date').columns(['param', 'lo', 'hi', 'rid']),
+        db.schema.createIndex('sp_date_rid').on('sp_date').column('rid'),
+        db.schema.createTable('sp_string')
+          .addColumn('rid', big, (c) => c.notNull())
+          .addColumn('param', 'text', (c) => c.notNull())
+          .addColumn('value', 'text', (c) => c.notNull()),
+        db.schema.createIndex('sp_string_lookup').on('sp_string').columns(['param', 'value', 'rid']),
+        db.schema.createIndex('sp_string_rid').on('sp_string').column('rid'),
+        db.schema.createTable('unique_identifier')
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('system', 'text', (c) => c.notNull())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .addColumn('rid', big, (c) => c.notNull())
+          .addPrimaryKeyConstraint('unique_identifier_pk', ['type', 'system', 'value']),
+        db.schema.createIndex('unique_identifier_rid').on('unique_identifier').column('rid'),
+      ];
+    },
+  },
+];
+
+export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;
+
+/** Brings the schema up to date inside the caller's transaction. */
+export async function migrate(db: Kysely<Database>, dialect: SqlDialect, runner: SqlRunner): Promise<void> {
+  await runner.run(
+    db.schema.createTable('schema_migration').ifNotExists()
+      .addColumn('version', 'integer', (c) => c.primaryKey())
+      .addColumn('applied_at', 'text', (c) => c.notNull())
+      .compile(),
+  );
+  const rows = await runner.all<{ version: number | null }>(
+    db.selectFrom('schema_migration').select(sql<number | null>`max(version)`.as('version')).compile(),
+  );
+  const current = Number(rows[0]?.version ?? 0);
+  if (current > latestSchemaVersion) {
+    throw new Error(`the database schema (version ${current}) is newer than this Signpost (version ${latestSchemaVersion})`);
+  }
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    for (const step of m.up(db, dialect)) await runner.run(step.compile());
+    await runner.run(db.insertInto('schema_migration').values({ version: m.version, applied_at: new Date().toISOString() }).compile());
+  }
+}

@@ -1,0 +1,147 @@
+import type { Kysely } from 'kysely';
+import type { IndexEntries } from '../../fhir/index-values.js';
+import { formatInstant, type MonotonicClock } from '../../fhir/instant.js';
+import {
+  UniqueIdentifierConflict, VersionConflict, type HistoryPage, type HistoryQuery, type SearchPage, type SearchQuery,
+  type Stored, type StoreTx, type WriteOptions,
+} from '../store.js';
+import type { Database, SqlRunner } from './database.js';
+import { searchCountQuery, searchPageQuery } from './search-sql.js';
+
+export type Indexer = (resource: fhir4.Resource) => IndexEntries;
+
+interface VersionRow {
+  rid: number; id: string; version: number; last_updated: number; method: string; json: string;
+}
+
+function toStored(row: VersionRow): Stored {
+  const resource = JSON.parse(row.json) as Stored['resource'];
+  return {
+    resource, type: resource.resourceType, id: row.id, version: Number(row.version),
+    lastUpdated: Number(row.last_updated), method: row.method as Stored['method'],
+  };
+}
+
+/** Rows per multi-row INSERT: well under SQLite's 32,766 bound-parameter limit. */
+const INSERT_CHUNK = 200;
+
+/** The StoreTx of the relational stores: every query goes through the runner of one open transaction. */
+export class SqlStoreTx implements StoreTx {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly sql: SqlRunner,
+    private readonly clock: MonotonicClock,
+    private readonly indexer: Indexer,
+  ) {}
+
+  async read(type: string, id: string): Promise<Stored | undefined> {
+    const rows = await this.sql.all<VersionRow>(this.db.selectFrom('resource as r')
+      .innerJoin('resource_version as v', (j) => j.onRef('v.rid', '=', 'r.rid').onRef('v.version', '=', 'r.version'))
+      .select(['r.rid', 'r.id', 'v.version', 'v.last_updated', 'v.method', 'v.json'])
+      .where('r.type', '=', type).where('r.id', '=', id).compile());
+    return rows[0] && toStored(rows[0]);
+  }
+
+  async vread(type: string, id: string, version: number): Promise<Stored | undefined> {
+    const rows = await this.sql.all<VersionRow>(this.db.selectFrom('resource_version as v')
+      .select(['v.rid', 'v.id', 'v.version', 'v.last_updated', 'v.method', 'v.json'])
+      .where('v.type', '=', type).where('v.id', '=', id).where('v.version', '=', version).compile());
+    return rows[0] && toStored(rows[0]);
+  }
+
+  async write(input: fhir4.Resource & { id: string }, options: WriteOptions): Promise<Stored> {
+    const type = input.resourceType;
+    const existing = (await this.sql.all<{ rid: number; version: number }>(this.db.selectFrom('resource')
+      .select(['rid', 'version']).where('type', '=', type).where('id', '=', input.id).compile()))[0];
+    const current = existing ? Number(existing.version) : undefined;
+    if (options.expectVersion !== undefined && options.expectVersion !== (current ?? 0)) {
+      throw new VersionConflict(type, input.id, current);
+    }
+    const version = (current ?? 0) + 1;
+    const lastUpdated = this.clock.next();
+    const { meta, ...rest } = input;
+    const resource = {
+      ...rest,
+      meta: { ...meta, versionId: String(version), lastUpdated: formatInstant(lastUpdated) },
+    } as Stored['resource'];
+    let rid: number;
+    if (existing) {
+      rid = Number(existing.rid);
+      await this.sql.run(this.db.updateTable('resource').set({ version, last_updated: lastUpdated })
+        .where('rid', '=', rid).compile());
+      await this.clearIndex(rid);
+    } else {
+      const inserted = await this.sql.all<{ rid: number }>(this.db.insertInto('resource')
+        .values({ type, id: input.id, version, last_updated: lastUpdated }).returning('rid').compile());
+      rid = Number(inserted[0]?.rid);
+    }
+    await this.sql.run(this.db.insertInto('resource_version').values({
+      rid, version, type, id: input.id, last_updated: lastUpdated, method: options.method, json: JSON.stringify(resource),
+    }).compile());
+    await this.writeIndex(rid, type, this.indexer(resource));
+    return { resource, type, id: input.id, version, lastUpdated, method: options.method };
+  }
+
+  private async clearIndex(rid: number): Promise<void> {
+    for (const table of ['sp_token', 'sp_reference', 'sp_date', 'sp_string', 'unique_identifier'] as const) {
+      await this.sql.run(this.db.deleteFrom(table).where('rid', '=', rid).compile());
+    }
+  }
+
+  private async writeIndex(rid: number, type: string, idx: IndexEntries): Promise<void> {
+    const q = (p: string) => `${type}.${p}`;
+    await this.insertRows('sp_token', idx.tokens.map((t) => ({ rid, param: q(t.param), system: t.system, code: t.code })));
+    await this.insertRows('sp_reference', idx.references.map((r) => ({ rid, param: q(r.param), target: r.target })));
+    await this.insertRows('sp_date', idx.dates.map((d) => ({ rid, param: q(d.param), lo: d.lo, hi: d.hi })));
+    await this.insertRows('sp_string', idx.strings.map((s) => ({ rid, param: q(s.param), value: s.value })));
+    for (const u of idx.uniqueIdentifiers) {
+      const claimed = await this.sql.all<{ rid: number }>(this.db.insertInto('unique_identifier')
+        .values({ type, system: u.system, value: u.value, rid })
+        .onConflict((oc) => oc.columns(['type', 'system', 'value']).doNothing()).returning('rid').compile());
+      if (claimed.length === 0) {
+        const owner = await this.sql.all<{ id: string }>(this.db.selectFrom('unique_identifier as u')
+          .innerJoin('resource as r', 'r.rid', 'u.rid').select('r.id')
+          .where('u.type', '=', type).where('u.system', '=', u.system).where('u.value', '=', u.value).compile());
+        throw new UniqueIdentifierConflict(type, u.system, u.value, owner[0]?.id ?? 'unknown');
+      }
+    }
+  }
+
+  private async insertRows<T extends 'sp_token' | 'sp_reference' | 'sp_date' | 'sp_string'>(
+    table: T, rows: Database[T][],
+  ): Promise<void> {
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      // The union of row types is too wide for the builder's overloads; each table gets its own rows.
+      await this.sql.run(this.db.insertInto(table).values(rows.slice(i, i + INSERT_CHUNK) as never).compile());
+    }
+  }
+
+  async search(query: SearchQuery): Promise<SearchPage> {
+    const rows = await this.sql.all<VersionRow>(searchPageQuery(this.db, query));
+    const more = rows.length > query.count;
+    const matches = rows.slice(0, query.count).map(toStored);
+    const page: SearchPage = { matches };
+    const last = rows[query.count - 1];
+    if (more && last) {
+      page.next = { key: query.sort === 'default' ? Number(last.rid) : Number(last.last_updated), rid: Number(last.rid) };
+    }
+    if (query.total) {
+      const n = await this.sql.all<{ n: number }>(searchCountQuery(this.db, query));
+      page.total = Number(n[0]?.n ?? 0);
+    }
+    return page;
+  }
+
+  async history(query: HistoryQuery): Promise<HistoryPage> {
+    let q = this.db.selectFrom('resource_version as v')
+      .select(['v.rid', 'v.id', 'v.version', 'v.last_updated', 'v.method', 'v.json']);
+    if (query.type) q = q.where('v.type', '=', query.type);
+    if (query.id) q = q.where('v.id', '=', query.id);
+    if (query.since !== undefined) q = q.where('v.last_updated', '>=', query.since);
+    if (query.before !== undefined) q = q.where('v.last_updated', '<', query.before);
+    const rows = await this.sql.all<VersionRow>(q.orderBy('v.last_updated', 'desc').limit(query.count + 1).compile());
+    const versions = rows.slice(0, query.count).map(toStored);
+    const last = versions.at(-1);
+    return rows.length > query.count && last ? { versions, next: last.lastUpdated } : { versions };
+  }
+}

@@ -1,0 +1,101 @@
+import type { MicroRange, Micros } from '../fhir/instant.js';
+
+/** A resource version as stored: the JSON carries meta.versionId and meta.lastUpdated. */
+export interface Stored {
+  resource: fhir4.Resource & { id: string; meta: fhir4.Meta & { versionId: string; lastUpdated: string } };
+  type: string;
+  id: string;
+  version: number;
+  lastUpdated: Micros;
+  /** How the version came about, for history entries. */
+  method: 'POST' | 'PUT' | 'PATCH';
+}
+
+export type DatePrefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
+
+/** One search condition; the values of one condition are alternatives (OR), conditions combine with AND. */
+export type Filter =
+  | { kind: 'id'; ids: string[] }
+  | { kind: 'lastUpdated'; prefix: DatePrefix; range: MicroRange }
+  | { kind: 'token'; param: string; values: { system?: string | null; code?: string }[]; not?: boolean }
+  | { kind: 'reference'; param: string; targets: string[] }
+  | { kind: 'date'; param: string; prefix: DatePrefix; range: MicroRange }
+  | { kind: 'string'; param: string; values: string[]; exact: boolean }
+  | { kind: 'missing'; param: string; index: 'token' | 'reference' | 'date' | 'string'; missing: boolean };
+
+export type SortOrder = 'default' | '_lastUpdated' | '-_lastUpdated';
+
+/** Where the previous page ended: the sort key and the row id that breaks ties. */
+export interface Cursor {
+  key: number;
+  rid: number;
+}
+
+export interface SearchQuery {
+  type: string;
+  filters: Filter[];
+  sort: SortOrder;
+  count: number;
+  after?: Cursor;
+  total?: boolean;
+}
+
+export interface SearchPage {
+  matches: Stored[];
+  /** Present when more results follow. */
+  next?: Cursor;
+  total?: number;
+}
+
+export interface HistoryQuery {
+  type?: string;
+  id?: string;
+  since?: Micros;
+  count: number;
+  /** Versions strictly older (in lastUpdated) than this continue the listing. */
+  before?: Micros;
+}
+
+export interface HistoryPage {
+  versions: Stored[];
+  next?: Micros;
+}
+
+/** Raised when a write would give a second resource a business identifier that must be unique. */
+export class UniqueIdentifierConflict extends Error {
+  constructor(readonly type: string, readonly system: string, readonly value: string, readonly existingId: string) {
+    super(`${type} with identifier ${system}|${value} already exists (${type}/${existingId})`);
+  }
+}
+
+/** Raised when a write's expected version is not the current one. */
+export class VersionConflict extends Error {
+  constructor(readonly type: string, readonly id: string, readonly current: number | undefined) {
+    super(`${type}/${id} is at version ${current ?? 'none'}`);
+  }
+}
+
+export interface WriteOptions {
+  /** The write applies only if the resource is at this version (If-Match); 0 means "must not exist". */
+  expectVersion?: number;
+  method: 'POST' | 'PUT' | 'PATCH';
+}
+
+export interface StoreTx {
+  read(type: string, id: string): Promise<Stored | undefined>;
+  vread(type: string, id: string, version: number): Promise<Stored | undefined>;
+  /** Writes a new version (version 1 when the id is new), assigning versionId and lastUpdated. */
+  write(resource: fhir4.Resource & { id: string }, options: WriteOptions): Promise<Stored>;
+  search(query: SearchQuery): Promise<SearchPage>;
+  history(query: HistoryQuery): Promise<HistoryPage>;
+}
+
+/**
+ * The persistence boundary. Everything happens inside `transaction`: the function sees a consistent
+ * state, its writes become visible and durable together when the promise resolves, and a thrown
+ * error discards them all. Functions must touch only the store (no outside I/O) while they run.
+ */
+export interface Store {
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
