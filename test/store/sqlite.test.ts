@@ -1,0 +1,34 @@
+import Sqlite from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { indexEntries } from '../../src/fhir/index-values.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { storeContract } from './store-contract.js';
+
+storeContract('SQLite', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signpost-store-'));
+  const open = () => SqliteStore.open({ file: path.join(dir, 'store.sqlite'), indexer: (r) => indexEntries(r, 'http://x') });
+  return { open, reopen: open, cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+});
+
+describe('SQLite group commit', () => {
+  it('acknowledges a transaction only once its batch is committed and visible to another connection', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signpost-store-'));
+    const file = path.join(dir, 'store.sqlite');
+    const store = await SqliteStore.open({ file, indexer: (r) => indexEntries(r, 'http://x') });
+    const other = new Sqlite(file, { readonly: true });
+    try {
+      const writes = Array.from({ length: 40 }, (_, i) =>
+        store.transaction((tx) => tx.write({ resourceType: 'Patient', id: `p${i}` }, { method: 'POST' })).then(() =>
+          // At the moment each promise settles, its row must already be committed.
+          (other.prepare('SELECT count(*) AS n FROM resource WHERE id = ?').get(`p${i}`) as { n: number }).n));
+      expect(await Promise.all(writes)).toEqual(Array(40).fill(1));
+    } finally {
+      other.close();
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,176 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UniqueIdentifierConflict, VersionConflict, type Store } from '../../src/store/store.js';
+
+export interface StoreHarness {
+  /** A fresh, empty store. */
+  open(): Promise<Store>;
+  /** The same database opened again (after the previous handle was closed). */
+  reopen(): Promise<Store>;
+  cleanup(): Promise<void>;
+}
+
+const NHS = 'https://fhir.nhs.uk/Id/nhs-number';
+const patient = (id: string, nhs?: string, family = 'Smith'): fhir4.Patient & { id: string } => ({
+  resourceType: 'Patient', id, name: [{ family }],
+  ...(nhs ? { identifier: [{ system: NHS, value: nhs }] } : {}),
+});
+const task = (id: string, status: fhir4.Task['status'], owner: string, authoredOn?: string): fhir4.Task & { id: string } => ({
+  resourceType: 'Task', id, status, intent: 'order', owner: { reference: owner }, ...(authoredOn ? { authoredOn } : {}),
+});
+
+/** The behaviour every Store implementation must show; each implementation runs this suite. */
+export function storeContract(name: string, harness: () => StoreHarness): void {
+  describe(`Store contract: ${name}`, () => {
+    let h: StoreHarness;
+    let store: Store;
+    beforeEach(async () => {
+      h = harness();
+      store = await h.open();
+    });
+    afterEach(async () => {
+      await store.close();
+      await h.cleanup();
+    });
+
+    it('versions every write and keeps each version readable', async () => {
+      const v1 = await store.transaction((tx) => tx.write(patient('p1'), { method: 'POST', expectVersion: 0 }));
+      const v2 = await store.transaction((tx) => tx.write(patient('p1', undefined, 'Jones'), { method: 'PUT', expectVersion: 1 }));
+      expect(v1.version).toBe(1);
+      expect(v2.version).toBe(2);
+      expect(v2.resource.meta.versionId).toBe('2');
+      expect(v2.lastUpdated).toBeGreaterThan(v1.lastUpdated);
+      const current = await store.transaction((tx) => tx.read('Patient', 'p1'));
+      expect((current?.resource as fhir4.Patient).name?.[0]?.family).toBe('Jones');
+      const old = await store.transaction((tx) => tx.vread('Patient', 'p1', 1));
+      expect((old?.resource as fhir4.Patient).name?.[0]?.family).toBe('Smith');
+      expect(await store.transaction((tx) => tx.vread('Patient', 'p1', 3))).toBeUndefined();
+    });
+
+    it('refuses a write whose expected version is not current', async () => {
+      await store.transaction((tx) => tx.write(patient('p1'), { method: 'POST', expectVersion: 0 }));
+      await expect(store.transaction((tx) => tx.write(patient('p1'), { method: 'POST', expectVersion: 0 }))).rejects.toBeInstanceOf(VersionConflict);
+      await expect(store.transaction((tx) => tx.write(patient('p1'), { method: 'PUT', expectVersion: 5 }))).rejects.toBeInstanceOf(VersionConflict);
+      const current = await store.transaction((tx) => tx.read('Patient', 'p1'));
+      expect(current?.version).toBe(1);
+    });
+
+    it('discards every write of a transaction that throws, and only that transaction', async () => {
+      const results = await Promise.allSettled([
+        store.transaction((tx) => tx.write(patient('a'), { method: 'POST' })),
+        store.transaction(async (tx) => {
+          await tx.write(patient('b'), { method: 'POST' });
+          throw new Error('changed my mind');
+        }),
+        store.transaction((tx) => tx.write(patient('c'), { method: 'POST' })),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      const found = await store.transaction(async (tx) => [await tx.read('Patient', 'a'), await tx.read('Patient', 'b'), await tx.read('Patient', 'c')]);
+      expect(found.map((f) => f?.id)).toEqual(['a', undefined, 'c']);
+      const hist = await store.transaction((tx) => tx.history({ type: 'Patient', count: 10 }));
+      expect(hist.versions.map((v) => v.id).sort()).toEqual(['a', 'c']);
+    });
+
+    it('enforces unique business identifiers, freeing an identifier when it is changed', async () => {
+      await store.transaction((tx) => tx.write(patient('p1', '9434765919'), { method: 'POST' }));
+      const dup = store.transaction((tx) => tx.write(patient('p2', '9434765919'), { method: 'POST' }));
+      await expect(dup).rejects.toBeInstanceOf(UniqueIdentifierConflict);
+      await expect(dup).rejects.toMatchObject({ existingId: 'p1' });
+      expect(await store.transaction((tx) => tx.read('Patient', 'p2'))).toBeUndefined();
+      // Re-writing the owner with the same identifier is fine; moving it frees the old value.
+      await store.transaction((tx) => tx.write(patient('p1', '9434765919', 'Re'), { method: 'PUT' }));
+      await store.transaction((tx) => tx.write(patient('p1', '4010232137'), { method: 'PUT' }));
+      const p2 = await store.transaction((tx) => tx.write(patient('p2', '9434765919'), { method: 'POST' }));
+      expect(p2.version).toBe(1);
+    });
+
+    it('assigns lastUpdated strictly increasing in commit order, also to concurrent transactions', async () => {
+      const stored = await Promise.all(Array.from({ length: 50 }, (_, i) =>
+        store.transaction((tx) => tx.write(task(`t${i}`, 'requested', 'Organization/o'), { method: 'POST' }))));
+      const stamps = stored.map((s) => s.lastUpdated);
+      expect(new Set(stamps).size).toBe(50);
+      // Transactions queued in this order commit in this order.
+      expect([...stamps].sort((a, b) => a - b)).toEqual(stamps);
+    });
+
+    it('searches by token, reference, date, string, id and lastUpdated', async () => {
+      await store.transaction(async (tx) => {
+        await tx.write(task('t1', 'requested', 'Organization/a', '2026-01-10'), { method: 'POST' });
+        await tx.write(task('t2', 'accepted', 'Organization/a', '2026-02-10'), { method: 'POST' });
+        await tx.write(task('t3', 'requested', 'Organization/b', '2026-03-10'), { method: 'POST' });
+        await tx.write(patient('p1', '9434765919', 'Müller'), { method: 'POST' });
+      });
+      const ids = async (q: Parameters<import('../../src/store/store.js').StoreTx['search']>[0]) =>
+        (await store.transaction((tx) => tx.search(q))).matches.map((m) => m.id);
+      const base = { type: 'Task', sort: 'default' as const, count: 50 };
+      expect(await ids({ ...base, filters: [{ kind: 'token', param: 'status', values: [{ code: 'requested' }] }] })).toEqual(['t1', 't3']);
+      expect(await ids({ ...base, filters: [{ kind: 'token', param: 'status', values: [{ code: 'requested' }], not: true }] })).toEqual(['t2']);
+      expect(await ids({ ...base, filters: [{ kind: 'reference', param: 'owner', targets: ['Organization/a'] }] })).toEqual(['t1', 't2']);
+      expect(await ids({ ...base, filters: [
+        { kind: 'reference', param: 'owner', targets: ['Organization/a'] },
+        { kind: 'token', param: 'status', values: [{ code: 'accepted' }, { code: 'cancelled' }] },
+      ] })).toEqual(['t2']);
+      const feb = { lo: Date.UTC(2026, 1, 1) * 1000, hi: Date.UTC(2026, 2, 1) * 1000 - 1 };
+      expect(await ids({ ...base, filters: [{ kind: 'date', param: 'authored-on', prefix: 'eq', range: feb }] })).toEqual(['t2']);
+      expect(await ids({ ...base, filters: [{ kind: 'date', param: 'authored-on', prefix: 'ge', range: feb }] })).toEqual(['t2', 't3']);
+      expect(await ids({ ...base, filters: [{ kind: 'date', param: 'authored-on', prefix: 'lt', range: feb }] })).toEqual(['t1']);
+      expect(await ids({ ...base, filters: [{ kind: 'id', ids: ['t3', 'nope'] }] })).toEqual(['t3']);
+      expect(await ids({ type: 'Patient', sort: 'default', count: 50, filters: [{ kind: 'token', param: 'identifier', values: [{ system: NHS, code: '9434765919' }] }] })).toEqual(['p1']);
+      expect(await ids({ type: 'Patient', sort: 'default', count: 50, filters: [{ kind: 'token', param: 'identifier', values: [{ system: null, code: '9434765919' }] }] })).toEqual([]);
+      const all = await store.transaction((tx) => tx.search({ ...base, filters: [] }));
+      const t2 = all.matches.find((m) => m.id === 't2')!;
+      expect(await ids({ ...base, filters: [{ kind: 'lastUpdated', prefix: 'ge', range: { lo: t2.lastUpdated, hi: t2.lastUpdated } }] })).toEqual(['t2', 't3']);
+      expect(await ids({ ...base, filters: [{ kind: 'missing', param: 'authored-on', index: 'date', missing: true }] })).toEqual([]);
+      const page = await store.transaction((tx) => tx.search({ ...base, filters: [], total: true, count: 2 }));
+      expect(page.total).toBe(3);
+    });
+
+    it('pages in keyset order without skipping or repeating, in every sort order', async () => {
+      await store.transaction(async (tx) => {
+        for (let i = 0; i < 25; i++) await tx.write(task(`t${String(i).padStart(2, '0')}`, 'requested', 'Organization/a'), { method: 'POST' });
+      });
+      // Touch a few so that lastUpdated order differs from insertion order.
+      await store.transaction(async (tx) => {
+        for (const id of ['t03', 't11']) await tx.write(task(id, 'accepted', 'Organization/a'), { method: 'PUT' });
+      });
+      for (const sort of ['default', '_lastUpdated', '-_lastUpdated'] as const) {
+        const seen: string[] = [];
+        let after;
+        do {
+          const page: import('../../src/store/store.js').SearchPage = await store.transaction((tx) =>
+            tx.search({ type: 'Task', filters: [], sort, count: 7, ...(after ? { after } : {}) }));
+          seen.push(...page.matches.map((m) => m.id));
+          after = page.next;
+        } while (after);
+        expect(new Set(seen).size).toBe(25);
+        expect(seen).toHaveLength(25);
+        if (sort === '_lastUpdated') expect(seen.slice(-2)).toEqual(['t03', 't11']);
+        if (sort === '-_lastUpdated') expect(seen.slice(0, 2)).toEqual(['t11', 't03']);
+      }
+    });
+
+    it('lists history newest first, filtered by since and continued before a point', async () => {
+      await store.transaction((tx) => tx.write(patient('p1'), { method: 'POST' }));
+      const v2 = await store.transaction((tx) => tx.write(patient('p1', undefined, 'B'), { method: 'PUT' }));
+      await store.transaction((tx) => tx.write(patient('p1', undefined, 'C'), { method: 'PATCH' }));
+      await store.transaction((tx) => tx.write(patient('p2'), { method: 'POST' }));
+      const inst = await store.transaction((tx) => tx.history({ type: 'Patient', id: 'p1', count: 10 }));
+      expect(inst.versions.map((v) => [v.version, v.method])).toEqual([[3, 'PATCH'], [2, 'PUT'], [1, 'POST']]);
+      const since = await store.transaction((tx) => tx.history({ type: 'Patient', since: v2.lastUpdated, count: 10 }));
+      expect(since.versions.map((v) => `${v.id}@${v.version}`)).toEqual(['p2@1', 'p1@3', 'p1@2']);
+      const first = await store.transaction((tx) => tx.history({ type: 'Patient', count: 2 }));
+      expect(first.next).toBeDefined();
+      const rest = await store.transaction((tx) => tx.history({ type: 'Patient', count: 2, before: first.next! }));
+      expect([...first.versions, ...rest.versions].map((v) => `${v.id}@${v.version}`)).toEqual(['p2@1', 'p1@3', 'p1@2', 'p1@1']);
+    });
+
+    it('keeps data across a reopen and never reissues a lastUpdated', async () => {
+      const before = await store.transaction((tx) => tx.write(patient('p1'), { method: 'POST' }));
+      await store.close();
+      store = await h.reopen();
+      const read = await store.transaction((tx) => tx.read('Patient', 'p1'));
+      expect(read?.resource.meta.lastUpdated).toBe(before.resource.meta.lastUpdated);
+      const after = await store.transaction((tx) => tx.write(patient('p2'), { method: 'POST' }));
+      expect(after.lastUpdated).toBeGreaterThan(before.lastUpdated);
+    });
+  });
+}
