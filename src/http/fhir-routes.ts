@@ -79,7 +79,9 @@ export function fhirRouter(ctx: FhirContext, info: ServerInfo): express.Router {
       if (!route) throw new FhirError(404, 'not-found', `No FHIR interaction is served at ${req.path}`);
       const query = rawQuery(req);
       if (route.compartment === '_search' && req.body && typeof req.body === 'object') {
-        for (const [k, v] of Object.entries(req.body as Record<string, string>)) query.append(k, String(v));
+        for (const [k, v] of Object.entries(req.body as Record<string, string | string[]>)) {
+          for (const one of Array.isArray(v) ? v : [v]) query.append(k, String(one));
+        }
       }
       const prefer = parsePrefer(header(req, 'prefer'));
       const fhirReq: FhirRequest = {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { UniqueIdentifierConflict, VersionConflict, type Store } from '../../src/store/store.js';
+import { UniqueIdentifierConflict, VersionConflict, type Cursor, type SearchPage, type Store, type StoreTx } from '../../src/store/store.js';
 
 export interface StoreHarness {
   /** A fresh, empty store. */
@@ -99,7 +99,7 @@ export function storeContract(name: string, harness: () => StoreHarness): void {
         await tx.write(task('t3', 'requested', 'Organization/b', '2026-03-10'), { method: 'POST' });
         await tx.write(patient('p1', '9434765919', 'Müller'), { method: 'POST' });
       });
-      const ids = async (q: Parameters<import('../../src/store/store.js').StoreTx['search']>[0]) =>
+      const ids = async (q: Parameters<StoreTx['search']>[0]) =>
         (await store.transaction((tx) => tx.search(q))).matches.map((m) => m.id);
       const base = { type: 'Task', sort: 'default' as const, count: 50 };
       expect(await ids({ ...base, filters: [{ kind: 'token', param: 'status', values: [{ code: 'requested' }] }] })).toEqual(['t1', 't3']);
@@ -134,9 +134,9 @@ export function storeContract(name: string, harness: () => StoreHarness): void {
       });
       for (const sort of ['default', '_lastUpdated', '-_lastUpdated'] as const) {
         const seen: string[] = [];
-        let after;
+        let after: Cursor | undefined;
         do {
-          const page: import('../../src/store/store.js').SearchPage = await store.transaction((tx) =>
+          const page: SearchPage = await store.transaction((tx) =>
             tx.search({ type: 'Task', filters: [], sort, count: 7, ...(after ? { after } : {}) }));
           seen.push(...page.matches.map((m) => m.id));
           after = page.next;
