@@ -17,7 +17,7 @@ function atEntry(err: FhirError, index: number, type: string | undefined): FhirE
     ...i,
     diagnostics: `Bundle.entry[${index}]: ${i.diagnostics}`,
     expression: (i.expression ?? [type ?? '']).map((e) =>
-      type && (e === type || e.startsWith(`${type}.`) || e.startsWith(`${type}[`))
+      e.startsWith('Bundle.') ? e : type && (e === type || e.startsWith(`${type}.`) || e.startsWith(`${type}[`))
         ? `Bundle.entry[${index}].resource${e.slice(type.length)}`
         : `Bundle.entry[${index}].request.url`),
   }));
@@ -26,6 +26,11 @@ function atEntry(err: FhirError, index: number, type: string | undefined): FhirE
 
 function entryRequest(entry: Entry, index: number, caller: Caller): FhirRequest {
   const r = entry.request;
+  for (const key of ['ifMatch', 'ifNoneExist', 'ifNoneMatch', 'ifModifiedSince'] as const) {
+    if (r && r[key] !== undefined && typeof r[key] !== 'string') {
+      throw new FhirError(400, 'structure', `Bundle.entry[${index}].request.${key} must be a string`, `Bundle.entry[${index}].request.${key}`);
+    }
+  }
   const method = r?.method;
   if (!r || !method || !['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(method) || typeof r.url !== 'string' || !r.url) {
     throw new FhirError(400, 'structure', `Bundle.entry[${index}].request needs a method (GET, POST, PUT, PATCH) and a url`, `Bundle.entry[${index}].request`);
@@ -68,7 +73,11 @@ function responseEntry(result: FhirResult, ctx: FhirContext): Entry {
 
 function entriesOf(bundle: fhir4.Bundle): Entry[] {
   if (bundle.entry !== undefined && !Array.isArray(bundle.entry)) throw new FhirError(400, 'structure', 'Bundle.entry must be an array', 'Bundle.entry');
-  return bundle.entry ?? [];
+  const entries = bundle.entry ?? [];
+  // A Bundle with a non-object entry is malformed as a whole, batch or not.
+  const bad = entries.findIndex((e: unknown) => e === null || typeof e !== 'object' || Array.isArray(e));
+  if (bad >= 0) throw new FhirError(400, 'structure', `Bundle.entry[${bad}] must be an object with request and (for writes) resource`, `Bundle.entry[${bad}]`);
+  return entries;
 }
 
 /**
@@ -163,7 +172,8 @@ export async function batch(bundle: fhir4.Bundle, caller: Caller, ctx: FhirConte
       return responseEntry(await ctx.store.transaction((tx) => dispatch(req, tx, ctx)), ctx);
     } catch (e) {
       if (!(e instanceof FhirError)) throw e;
-      const err = atEntry(e, i, entry.request?.url?.split(/[/?]/)[0]);
+      const url = entry.request?.url;
+      const err = atEntry(e, i, typeof url === 'string' ? url.split(/[/?]/)[0] : undefined);
       return { response: { status: String(err.status), outcome: operationOutcome(err.issues) } };
     }
   }));

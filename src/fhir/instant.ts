@@ -67,6 +67,10 @@ export class MonotonicClock {
     this.last = now > this.last ? now : this.last + 1;
     return this.last;
   }
+  /** The last value handed out: everything stamped so far is at or before it. */
+  current(): Micros {
+    return this.last;
+  }
   observe(seen: Micros): void {
     if (seen > this.last) this.last = seen;
   }

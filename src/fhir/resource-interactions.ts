@@ -126,10 +126,12 @@ function parsePatch(body: unknown): Operation[] {
   if (!Array.isArray(body) || body.length === 0) {
     throw new FhirError(400, 'structure', 'A JSON Patch body is a non-empty array of operations (RFC 6902)');
   }
+  // A JSON Pointer (RFC 6901) is empty or starts with '/'.
+  const pointer = (v: unknown) => typeof v === 'string' && (v === '' || v.startsWith('/'));
   body.forEach((op: unknown, i) => {
     const o = op as Record<string, unknown> | null;
-    if (!o || typeof o !== 'object' || !ops.includes(o.op as string) || typeof o.path !== 'string'
-      || (['move', 'copy'].includes(o.op as string) && typeof o.from !== 'string')
+    if (!o || typeof o !== 'object' || !ops.includes(o.op as string) || !pointer(o.path)
+      || (['move', 'copy'].includes(o.op as string) && !pointer(o.from))
       || (['add', 'replace', 'test'].includes(o.op as string) && !('value' in o))) {
       throw new FhirError(400, 'structure', `Patch operation ${i} is not a valid RFC 6902 operation`, `Parameters.parameter[${i}]`);
     }

@@ -189,6 +189,10 @@ export function parseSearch(type: string, params: URLSearchParams, opts: { lenie
     if (understood) echo.push([key, value]);
   }
   const query: SearchQuery = { type, filters, sort, count, total: total || summaryCount };
-  if (cursorText !== undefined) query.after = decodeCursor(cursorText, sort);
+  if (cursorText !== undefined) {
+    const { asOf, ...after } = decodeCursor(cursorText, sort);
+    query.after = after;
+    query.asOf = asOf;
+  }
   return { query, includes, revincludes, summaryCount, echo };
 }

@@ -1,4 +1,4 @@
-import type { Stored, StoreTx } from '../store/store.js';
+import type { Cursor, Stored, StoreTx } from '../store/store.js';
 import { encodeCursor } from './cursor.js';
 import { referenceTarget, valuesAt } from './index-values.js';
 import type { FhirContext, FhirRequest, FhirResult } from './interaction.js';
@@ -76,9 +76,10 @@ export async function search(req: FhirRequest, tx: StoreTx, ctx: FhirContext): P
   }
   const page = await tx.search(parsed.query);
   const extra = await included(tx, page.matches, parsed.includes, parsed.revincludes, ctx.baseUrl);
-  const self = parsed.query.after ? [...parsed.echo, ['_cursor', encodeCursor(parsed.query.sort, parsed.query.after)] as [string, string]] : parsed.echo;
+  const cursor = (at: Cursor): [string, string] => ['_cursor', encodeCursor(parsed.query.sort, { ...at, asOf: page.asOf })];
+  const self = parsed.query.after ? [...parsed.echo, cursor(parsed.query.after)] : parsed.echo;
   const link: fhir4.BundleLink[] = [{ relation: 'self', url: linkFor(ctx, type, self) }];
-  if (page.next) link.push({ relation: 'next', url: linkFor(ctx, type, [...parsed.echo, ['_cursor', encodeCursor(parsed.query.sort, page.next)]]) });
+  if (page.next) link.push({ relation: 'next', url: linkFor(ctx, type, [...parsed.echo, cursor(page.next)]) });
   const result: fhir4.Bundle = {
       ...bundle,
       ...(page.total !== undefined ? { total: page.total } : {}),

@@ -21,8 +21,13 @@ function fromBodyParser(err: BodyParserError): FhirError | undefined {
     case 'request.aborted':
     case 'request.size.invalid':
       return new FhirError(400, 'structure', 'The body was incomplete');
-    default:
-      return undefined;
+    default: {
+      // Other client errors raised inside express (a path that does not percent-decode, say).
+      const status = (err as { status?: unknown }).status;
+      return typeof status === 'number' && status >= 400 && status < 500
+        ? new FhirError(status, 'invalid', 'The request could not be read: its URL or headers are malformed')
+        : undefined;
+    }
   }
 }
 

@@ -4,6 +4,7 @@ import { capabilityStatement, type ServerInfo } from '../fhir/capability.js';
 import { dispatch, parseRequestUrl } from '../fhir/dispatch.js';
 import { FhirError, operationOutcome } from '../fhir/errors.js';
 import { anonymousCaller, type FhirContext, type FhirRequest, type FhirResult, type Prefer } from '../fhir/interaction.js';
+import { limitJsonDepth } from './json-depth.js';
 import { negotiateJson, requireBodyType, responseType } from './negotiation.js';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -56,6 +57,7 @@ export function fhirRouter(ctx: FhirContext, info: ServerInfo): express.Router {
   router.use(requireBodyType);
   router.use(express.json({ type: ['application/json', 'application/fhir+json', 'application/json-patch+json'], limit: BODY_LIMIT }));
   router.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 1000 }));
+  router.use(limitJsonDepth);
 
   router.post('/', async (req, res, next) => {
     try {

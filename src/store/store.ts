@@ -37,11 +37,18 @@ export interface SearchQuery {
   sort: SortOrder;
   count: number;
   after?: Cursor;
+  /**
+   * Search the data as it was committed at this instant; absent, as of now. Every page of one search
+   * reads the same instant, so writes meanwhile neither skip nor repeat a result.
+   */
+  asOf?: Micros;
   total?: boolean;
 }
 
 export interface SearchPage {
   matches: Stored[];
+  /** The instant the page was read at: pass it back as `asOf` for the next page. */
+  asOf: Micros;
   /** Present when more results follow. */
   next?: Cursor;
   total?: number;

@@ -4,17 +4,30 @@ import {
   SqliteIntrospector, SqliteQueryCompiler, type CompiledQuery,
 } from 'kysely';
 
+/**
+ * Versions and index rows are valid over [valid_from, valid_to) in commit time (microseconds); rows of
+ * current versions are open-ended. A search can therefore read the database as of one instant, which
+ * is what keeps paging stable while others write.
+ */
+export const OPEN_ENDED = Number.MAX_SAFE_INTEGER;
+
+interface Validity {
+  rid: number;
+  valid_from: number;
+  valid_to: number;
+}
+
 /** Tables of the relational stores (SQLite and PostgreSQL share them). */
 export interface Database {
   schema_migration: { version: number; applied_at: string };
   resource: { rid: Generated<number>; type: string; id: string; version: number; last_updated: number };
   resource_version: {
-    rid: number; version: number; type: string; id: string; last_updated: number; method: string; json: string;
+    rid: number; version: number; type: string; id: string; last_updated: number; valid_to: number; method: string; json: string;
   };
-  sp_token: { rid: number; param: string; system: string | null; code: string };
-  sp_reference: { rid: number; param: string; target: string };
-  sp_date: { rid: number; param: string; lo: number; hi: number };
-  sp_string: { rid: number; param: string; value: string };
+  sp_token: Validity & { param: string; system: string | null; code: string };
+  sp_reference: Validity & { param: string; target: string };
+  sp_date: Validity & { param: string; lo: number; hi: number };
+  sp_string: Validity & { param: string; value: string };
   unique_identifier: { type: string; system: string; value: string; rid: number };
 }
 

@@ -27,37 +27,47 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
           .addColumn('type', 'text', (c) => c.notNull())
           .addColumn('id', 'text', (c) => c.notNull())
           .addColumn('last_updated', big, (c) => c.notNull())
+          .addColumn('valid_to', big, (c) => c.notNull())
           .addColumn('method', 'text', (c) => c.notNull())
           .addColumn('json', 'text', (c) => c.notNull())
           .addPrimaryKeyConstraint('resource_version_pk', ['rid', 'version']),
+        db.schema.createIndex('resource_version_type_rid').on('resource_version').columns(['type', 'rid']),
         db.schema.createIndex('resource_version_type_updated').on('resource_version').columns(['type', 'last_updated']),
         db.schema.createIndex('resource_version_updated').on('resource_version').column('last_updated'),
         db.schema.createTable('sp_token')
           .addColumn('rid', big, (c) => c.notNull())
+          .addColumn('valid_from', big, (c) => c.notNull())
+          .addColumn('valid_to', big, (c) => c.notNull())
           .addColumn('param', 'text', (c) => c.notNull())
           .addColumn('system', 'text')
           .addColumn('code', 'text', (c) => c.notNull()),
-        db.schema.createIndex('sp_token_lookup').on('sp_token').columns(['param', 'code', 'rid']),
-        db.schema.createIndex('sp_token_rid').on('sp_token').column('rid'),
+        db.schema.createIndex('sp_token_lookup').on('sp_token').columns(['param', 'code', 'valid_to', 'valid_from', 'rid']),
+        db.schema.createIndex('sp_token_rid').on('sp_token').columns(['rid', 'valid_to']),
         db.schema.createTable('sp_reference')
           .addColumn('rid', big, (c) => c.notNull())
+          .addColumn('valid_from', big, (c) => c.notNull())
+          .addColumn('valid_to', big, (c) => c.notNull())
           .addColumn('param', 'text', (c) => c.notNull())
           .addColumn('target', 'text', (c) => c.notNull()),
-        db.schema.createIndex('sp_reference_lookup').on('sp_reference').columns(['param', 'target', 'rid']),
-        db.schema.createIndex('sp_reference_rid').on('sp_reference').column('rid'),
+        db.schema.createIndex('sp_reference_lookup').on('sp_reference').columns(['param', 'target', 'valid_to', 'valid_from', 'rid']),
+        db.schema.createIndex('sp_reference_rid').on('sp_reference').columns(['rid', 'valid_to']),
         db.schema.createTable('sp_date')
           .addColumn('rid', big, (c) => c.notNull())
+          .addColumn('valid_from', big, (c) => c.notNull())
+          .addColumn('valid_to', big, (c) => c.notNull())
           .addColumn('param', 'text', (c) => c.notNull())
           .addColumn('lo', big, (c) => c.notNull())
           .addColumn('hi', big, (c) => c.notNull()),
-        db.schema.createIndex('sp_date_lookup').on('sp_date').columns(['param', 'lo', 'hi', 'rid']),
-        db.schema.createIndex('sp_date_rid').on('sp_date').column('rid'),
+        db.schema.createIndex('sp_date_lookup').on('sp_date').columns(['param', 'lo', 'hi', 'valid_to', 'valid_from', 'rid']),
+        db.schema.createIndex('sp_date_rid').on('sp_date').columns(['rid', 'valid_to']),
         db.schema.createTable('sp_string')
           .addColumn('rid', big, (c) => c.notNull())
+          .addColumn('valid_from', big, (c) => c.notNull())
+          .addColumn('valid_to', big, (c) => c.notNull())
           .addColumn('param', 'text', (c) => c.notNull())
           .addColumn('value', 'text', (c) => c.notNull()),
-        db.schema.createIndex('sp_string_lookup').on('sp_string').columns(['param', 'value', 'rid']),
-        db.schema.createIndex('sp_string_rid').on('sp_string').column('rid'),
+        db.schema.createIndex('sp_string_lookup').on('sp_string').columns(['param', 'value', 'valid_to', 'valid_from', 'rid']),
+        db.schema.createIndex('sp_string_rid').on('sp_string').columns(['rid', 'valid_to']),
         db.schema.createTable('unique_identifier')
           .addColumn('type', 'text', (c) => c.notNull())
           .addColumn('system', 'text', (c) => c.notNull())

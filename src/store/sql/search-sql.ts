@@ -1,10 +1,12 @@
-import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
-import type { MicroRange } from '../../fhir/instant.js';
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SelectQueryBuilder, type SqlBool } from 'kysely';
+import type { MicroRange, Micros } from '../../fhir/instant.js';
 import type { DatePrefix, Filter, SearchQuery } from '../store.js';
 import type { Database } from './database.js';
 
-type Eb = ExpressionBuilder<Database & { r: Database['resource'] }, 'r'>;
 type Cond = Expression<SqlBool>;
+type IndexTable = 'sp_token' | 'sp_reference' | 'sp_date' | 'sp_string';
+/** A subquery selecting row ids, whichever index table it reads. */
+type RidQuery = SelectQueryBuilder<Database, any, { rid: number }>;
 
 /**
  * A FHIR date comparison of a stored range [lo, hi] against a search range p, as the R4 search page
@@ -27,70 +29,88 @@ function dateCondition<E extends ExpressionBuilder<any, any>>(
   }
 }
 
-function filterCondition(db: Kysely<Database>, eb: Eb, type: string, f: Filter): Cond {
+/**
+ * Index rows of one parameter that were current at `asOf`. The index tables share rid, param and the
+ * validity columns, which is all this reads, so the builder is typed as one of them.
+ */
+function indexRows(db: Kysely<Database>, table: IndexTable, param: string, asOf: Micros): RidQuery {
+  return (db.selectFrom(table) as unknown as SelectQueryBuilder<Database, 'sp_token', object>).select('rid').where('param', '=', param)
+    .where('valid_to', '>', asOf).where('valid_from', '<=', asOf);
+}
+
+/** The rows (rid) an index-backed filter matches, or undefined for filters on the version row itself. */
+function matchingRids(db: Kysely<Database>, type: string, f: Filter, asOf: Micros): RidQuery | undefined {
   const param = (name: string) => `${type}.${name}`;
   switch (f.kind) {
-    case 'id':
-      return eb('r.id', 'in', f.ids);
-    case 'lastUpdated':
-      return dateCondition(eb, 'r.last_updated', 'r.last_updated', f.prefix, f.range);
-    case 'token': {
-      const matching = db.selectFrom('sp_token as t').select('t.rid').where('t.param', '=', param(f.param)).where((t) =>
-        t.or(f.values.map((v) => {
+    case 'token':
+      return db.selectFrom('sp_token as t').select('t.rid').where('t.param', '=', param(f.param))
+        .where('t.valid_to', '>', asOf).where('t.valid_from', '<=', asOf)
+        .where((t) => t.or(f.values.map((v) => {
           const parts: Cond[] = [];
           if (v.code !== undefined) parts.push(t('t.code', '=', v.code));
           if (v.system === null) parts.push(t('t.system', 'is', null));
           else if (v.system !== undefined) parts.push(t('t.system', '=', v.system));
           return t.and(parts);
         })));
-      return f.not ? eb('r.rid', 'not in', matching) : eb('r.rid', 'in', matching);
-    }
     case 'reference':
-      return eb('r.rid', 'in', db.selectFrom('sp_reference as x').select('x.rid')
-        .where('x.param', '=', param(f.param)).where('x.target', 'in', f.targets));
+      return indexRows(db, 'sp_reference', param(f.param), asOf).where('target', 'in', f.targets);
     case 'date':
-      return eb('r.rid', 'in', db.selectFrom('sp_date as d').select('d.rid')
-        .where('d.param', '=', param(f.param)).where((d) => dateCondition(d, 'd.lo', 'd.hi', f.prefix, f.range)));
+      return indexRows(db, 'sp_date', param(f.param), asOf).where((d) => dateCondition(d, 'lo', 'hi', f.prefix, f.range));
     case 'string':
-      return eb('r.rid', 'in', db.selectFrom('sp_string as s').select('s.rid').where('s.param', '=', param(f.param))
-        .where((s) => s.or(f.values.map((v) =>
-          f.exact ? s('s.value', '=', v) : s.and([s('s.value', '>=', v), s('s.value', '<', `${v}\uffff`)])))));
-    case 'missing': {
-      const table = ({ token: 'sp_token', reference: 'sp_reference', date: 'sp_date', string: 'sp_string' } as const)[f.index];
-      const present = db.selectFrom(table).select('rid').where('param', '=', param(f.param));
-      return f.missing ? eb('r.rid', 'not in', present) : eb('r.rid', 'in', present);
-    }
+      return indexRows(db, 'sp_string', param(f.param), asOf).where((s) => s.or(f.values.map((v) =>
+        f.exact ? s('value', '=', v) : s.and([s('value', '>=', v), s('value', '<', `${v}\uffff`)]))));
+    case 'missing':
+      return indexRows(db, ({ token: 'sp_token', reference: 'sp_reference', date: 'sp_date', string: 'sp_string' } as const)[f.index], param(f.param), asOf);
+    default:
+      return undefined;
   }
 }
 
-/** The filtered set of current resources of one type, before ordering and paging. */
-function filtered(db: Kysely<Database>, q: SearchQuery) {
-  return db.selectFrom('resource as r').where('r.type', '=', q.type)
-    .where((eb) => eb.and(q.filters.map((f) => filterCondition(db, eb, q.type, f))));
+/**
+ * The versions of one type current at `asOf` that match every filter. Positive index filters are
+ * intersected into one candidate set first: SQLite plans one such IN-list well, but not several.
+ */
+function filtered(db: Kysely<Database>, q: SearchQuery, asOf: Micros) {
+  const positive = q.filters.filter((f) => !(f.kind === 'token' && f.not) && !(f.kind === 'missing' && f.missing))
+    .map((f) => matchingRids(db, q.type, f, asOf)).filter((s) => s !== undefined);
+  let query = db.selectFrom('resource_version as v').where('v.type', '=', q.type)
+    .where('v.last_updated', '<=', asOf).where('v.valid_to', '>', asOf);
+  if (positive.length > 0) {
+    const [first, ...rest] = positive;
+    const candidates = rest.reduce((acc, s) => acc.intersect(s), first!);
+    query = query.where('v.rid', 'in', candidates);
+  }
+  for (const f of q.filters) {
+    if (f.kind === 'id') query = query.where('v.id', 'in', f.ids);
+    else if (f.kind === 'lastUpdated') query = query.where((eb) => dateCondition(eb, 'v.last_updated', 'v.last_updated', f.prefix, f.range));
+    else if ((f.kind === 'token' && f.not) || (f.kind === 'missing' && f.missing)) {
+      const excluded = f.kind === 'token' ? matchingRids(db, q.type, { ...f, not: false }, asOf)! : matchingRids(db, q.type, f, asOf)!;
+      query = query.where('v.rid', 'not in', excluded);
+    }
+  }
+  return query;
 }
 
 /** One page of matches in a stable keyset order: (sort key, rid) strictly after the cursor. */
-export function searchPageQuery(db: Kysely<Database>, q: SearchQuery) {
+export function searchPageQuery(db: Kysely<Database>, q: SearchQuery, asOf: Micros) {
   const desc = q.sort === '-_lastUpdated';
   const byRid = q.sort === 'default';
-  let query = filtered(db, q)
-    .innerJoin('resource_version as v', (j) => j.onRef('v.rid', '=', 'r.rid').onRef('v.version', '=', 'r.version'))
-    .select(['r.rid', 'r.last_updated', 'v.version', 'v.method', 'v.json', 'r.id']);
+  let query = filtered(db, q, asOf).select(['v.rid', 'v.id', 'v.version', 'v.last_updated', 'v.method', 'v.json']);
   const after = q.after;
   if (after) {
     query = byRid
-      ? query.where('r.rid', '>', after.rid)
+      ? query.where('v.rid', '>', after.rid)
       : query.where((eb) => eb.or([
-        eb('r.last_updated', desc ? '<' : '>', after.key),
-        eb.and([eb('r.last_updated', '=', after.key), eb('r.rid', desc ? '<' : '>', after.rid)]),
+        eb('v.last_updated', desc ? '<' : '>', after.key),
+        eb.and([eb('v.last_updated', '=', after.key), eb('v.rid', desc ? '<' : '>', after.rid)]),
       ]));
   }
   query = byRid
-    ? query.orderBy('r.rid')
-    : query.orderBy('r.last_updated', desc ? 'desc' : 'asc').orderBy('r.rid', desc ? 'desc' : 'asc');
+    ? query.orderBy('v.rid')
+    : query.orderBy('v.last_updated', desc ? 'desc' : 'asc').orderBy('v.rid', desc ? 'desc' : 'asc');
   return query.limit(q.count + 1).compile();
 }
 
-export function searchCountQuery(db: Kysely<Database>, q: SearchQuery) {
-  return filtered(db, q).select(sql<number>`count(*)`.as('n')).compile();
+export function searchCountQuery(db: Kysely<Database>, q: SearchQuery, asOf: Micros) {
+  return filtered(db, q, asOf).select(sql<number>`count(*)`.as('n')).compile();
 }

@@ -5,7 +5,7 @@ import {
   UniqueIdentifierConflict, VersionConflict, type HistoryPage, type HistoryQuery, type SearchPage, type SearchQuery,
   type Stored, type StoreTx, type WriteOptions,
 } from '../store.js';
-import type { Database, SqlRunner } from './database.js';
+import { OPEN_ENDED, type Database, type SqlRunner } from './database.js';
 import { searchCountQuery, searchPageQuery } from './search-sql.js';
 
 export type Indexer = (resource: fhir4.Resource) => IndexEntries;
@@ -69,31 +69,38 @@ export class SqlStoreTx implements StoreTx {
       rid = Number(existing.rid);
       await this.sql.run(this.db.updateTable('resource').set({ version, last_updated: lastUpdated })
         .where('rid', '=', rid).compile());
-      await this.clearIndex(rid);
+      await this.closeVersion(rid, current!, lastUpdated);
     } else {
       const inserted = await this.sql.all<{ rid: number }>(this.db.insertInto('resource')
         .values({ type, id: input.id, version, last_updated: lastUpdated }).returning('rid').compile());
       rid = Number(inserted[0]?.rid);
     }
     await this.sql.run(this.db.insertInto('resource_version').values({
-      rid, version, type, id: input.id, last_updated: lastUpdated, method: options.method, json: JSON.stringify(resource),
+      rid, version, type, id: input.id, last_updated: lastUpdated, valid_to: OPEN_ENDED, method: options.method,
+      json: JSON.stringify(resource),
     }).compile());
-    await this.writeIndex(rid, type, this.indexer(resource));
+    await this.writeIndex(rid, type, lastUpdated, this.indexer(resource));
     return { resource, type, id: input.id, version, lastUpdated, method: options.method };
   }
 
-  private async clearIndex(rid: number): Promise<void> {
-    for (const table of ['sp_token', 'sp_reference', 'sp_date', 'sp_string', 'unique_identifier'] as const) {
-      await this.sql.run(this.db.deleteFrom(table).where('rid', '=', rid).compile());
+  /** Ends the validity of the previous version and its index rows at `at`; only uniqueness is current-only. */
+  private async closeVersion(rid: number, version: number, at: number): Promise<void> {
+    await this.sql.run(this.db.updateTable('resource_version').set({ valid_to: at })
+      .where('rid', '=', rid).where('version', '=', version).compile());
+    for (const table of ['sp_token', 'sp_reference', 'sp_date', 'sp_string'] as const) {
+      await this.sql.run(this.db.updateTable(table).set({ valid_to: at })
+        .where('rid', '=', rid).where('valid_to', '=', OPEN_ENDED).compile());
     }
+    await this.sql.run(this.db.deleteFrom('unique_identifier').where('rid', '=', rid).compile());
   }
 
-  private async writeIndex(rid: number, type: string, idx: IndexEntries): Promise<void> {
+  private async writeIndex(rid: number, type: string, from: number, idx: IndexEntries): Promise<void> {
     const q = (p: string) => `${type}.${p}`;
-    await this.insertRows('sp_token', idx.tokens.map((t) => ({ rid, param: q(t.param), system: t.system, code: t.code })));
-    await this.insertRows('sp_reference', idx.references.map((r) => ({ rid, param: q(r.param), target: r.target })));
-    await this.insertRows('sp_date', idx.dates.map((d) => ({ rid, param: q(d.param), lo: d.lo, hi: d.hi })));
-    await this.insertRows('sp_string', idx.strings.map((s) => ({ rid, param: q(s.param), value: s.value })));
+    const valid = { rid, valid_from: from, valid_to: OPEN_ENDED };
+    await this.insertRows('sp_token', idx.tokens.map((t) => ({ ...valid, param: q(t.param), system: t.system, code: t.code })));
+    await this.insertRows('sp_reference', idx.references.map((r) => ({ ...valid, param: q(r.param), target: r.target })));
+    await this.insertRows('sp_date', idx.dates.map((d) => ({ ...valid, param: q(d.param), lo: d.lo, hi: d.hi })));
+    await this.insertRows('sp_string', idx.strings.map((s) => ({ ...valid, param: q(s.param), value: s.value })));
     for (const u of idx.uniqueIdentifiers) {
       const claimed = await this.sql.all<{ rid: number }>(this.db.insertInto('unique_identifier')
         .values({ type, system: u.system, value: u.value, rid })
@@ -117,16 +124,17 @@ export class SqlStoreTx implements StoreTx {
   }
 
   async search(query: SearchQuery): Promise<SearchPage> {
-    const rows = await this.sql.all<VersionRow>(searchPageQuery(this.db, query));
+    const asOf = query.asOf ?? this.clock.current();
+    const rows = await this.sql.all<VersionRow>(searchPageQuery(this.db, query, asOf));
     const more = rows.length > query.count;
     const matches = rows.slice(0, query.count).map(toStored);
-    const page: SearchPage = { matches };
+    const page: SearchPage = { matches, asOf };
     const last = rows[query.count - 1];
     if (more && last) {
       page.next = { key: query.sort === 'default' ? Number(last.rid) : Number(last.last_updated), rid: Number(last.rid) };
     }
     if (query.total) {
-      const n = await this.sql.all<{ n: number }>(searchCountQuery(this.db, query));
+      const n = await this.sql.all<{ n: number }>(searchCountQuery(this.db, query, asOf));
       page.total = Number(n[0]?.n ?? 0);
     }
     return page;
