@@ -25,6 +25,9 @@ function atEntry(err: FhirError, index: number, type: string | undefined): FhirE
 }
 
 function entryRequest(entry: Entry, index: number, caller: Caller): FhirRequest {
+  if (entry.fullUrl !== undefined && typeof entry.fullUrl !== 'string') {
+    throw new FhirError(400, 'structure', `Bundle.entry[${index}].fullUrl must be a string`, `Bundle.entry[${index}].fullUrl`);
+  }
   const r = entry.request;
   for (const key of ['ifMatch', 'ifNoneExist', 'ifNoneMatch', 'ifModifiedSince'] as const) {
     if (r && r[key] !== undefined && typeof r[key] !== 'string') {

@@ -86,16 +86,16 @@ export function fhirRouter(ctx: FhirContext, info: ServerInfo): express.Router {
         }
       }
       const prefer = parsePrefer(header(req, 'prefer'));
-      const fhirReq: FhirRequest = {
-        ...route, query, method: req.method as FhirRequest['method'], caller: anonymousCaller, lenient: prefer.lenient,
-      };
+      // HEAD is GET without the body, which express drops when sending.
+      const method = (req.method === 'HEAD' ? 'GET' : req.method) as FhirRequest['method'];
+      const fhirReq: FhirRequest = { ...route, query, method, caller: anonymousCaller, lenient: prefer.lenient };
       if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') fhirReq.body = req.body;
       const ifMatch = header(req, 'if-match');
       const ifNoneExist = header(req, 'if-none-exist');
       if (ifMatch !== undefined) fhirReq.ifMatch = ifMatch;
       if (ifNoneExist !== undefined) fhirReq.ifNoneExist = ifNoneExist;
-      if (!['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method)) {
-        throw new FhirError(405, 'not-supported', `${req.method} is not a FHIR interaction`);
+      if (!['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) {
+        throw new FhirError(405, 'not-supported', `${method} is not a FHIR interaction`);
       }
       const result = await ctx.store.transaction((tx) => dispatch(fhirReq, tx, ctx));
       send(req, res, result, ctx);

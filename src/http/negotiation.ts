@@ -3,9 +3,13 @@ import { FhirError } from '../fhir/errors.js';
 
 const JSON_FORMATS = ['json', 'application/json', 'application/fhir+json'];
 
-/** Media types in an Accept header, without parameters. */
+/** Media types an Accept header allows, without parameters; `q=0` means "not acceptable" (RFC 9110 §12.5.1). */
 function acceptedTypes(accept: string): string[] {
-  return accept.split(',').map((part) => part.split(';')[0]?.trim().toLowerCase() ?? '').filter(Boolean);
+  return accept.split(',').flatMap((part) => {
+    const [type = '', ...params] = part.split(';').map((p) => p.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    return type && !(q && Number(q.slice(2)) === 0) ? [type] : [];
+  });
 }
 
 /**

@@ -1,3 +1,4 @@
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   count, created, expectOutcome, INVALID, marker, markedTask, readBack, taskKey, versionIds, type Api,
@@ -181,5 +182,20 @@ describe('every error is an OperationOutcome', () => {
     const res = await send(api);
     expectOutcome(res, { status, code, ...(expression !== undefined ? { expression } : {}) });
     expect(res.headers['x-request-id']).toBeTruthy();
+  });
+});
+
+describe('negotiation details', () => {
+  it('treats q=0 in Accept as "not acceptable"', async () => {
+    const gw = await startTestGateway();
+    try {
+      const res = await request(gw.app).get('/fhir/metadata').set('Accept', 'application/json;q=0, text/html');
+      expect(res.status).toBe(406);
+      expect(res.body.resourceType).toBe('OperationOutcome');
+      const head = await request(gw.app).head('/fhir/Patient/none').set('Accept', 'application/fhir+json');
+      expect(head.status).toBe(404);
+    } finally {
+      await gw.close();
+    }
   });
 });
