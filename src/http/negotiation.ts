@@ -16,8 +16,13 @@ function acceptedTypes(accept: string): string[] {
  * FHIR is served as JSON only: `_format` or an Accept header that rules JSON out answers 406, and a
  * body that is not JSON answers 415, before any work is done.
  */
+/** The `_format` query parameter, parsed only when the URL mentions it (most requests do not). */
+function formatParam(req: Request): string | null {
+  return req.originalUrl.includes('_format') ? new URL(req.originalUrl, 'http://x').searchParams.get('_format') : null;
+}
+
 export function negotiateJson(req: Request, _res: Response, next: NextFunction): void {
-  const format = new URL(req.originalUrl, 'http://x').searchParams.get('_format');
+  const format = formatParam(req);
   if (format !== null && !JSON_FORMATS.includes(format.toLowerCase().split(';')[0]!.trim())) {
     return next(new FhirError(406, 'not-supported', `_format=${format} is not supported: this server speaks FHIR JSON only`, '_format'));
   }
@@ -48,7 +53,7 @@ export function requireBodyType(req: Request, _res: Response, next: NextFunction
 /** The response media type: JSON as the client asked for it, FHIR JSON by default. */
 export function responseType(req: Request): string {
   const accept = req.headers.accept ?? '';
-  const format = new URL(req.originalUrl, 'http://x').searchParams.get('_format')?.toLowerCase();
+  const format = formatParam(req)?.toLowerCase();
   const plain = format === 'application/json' || (!format && acceptedTypes(accept).includes('application/json') && !accept.includes('fhir+json'));
   return `${plain ? 'application/json' : 'application/fhir+json'}; charset=utf-8`;
 }

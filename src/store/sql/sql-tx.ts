@@ -6,6 +6,7 @@ import {
   type Stored, type StoreTx, type WriteOptions,
 } from '../store.js';
 import { OPEN_ENDED, type Database, type SqlRunner } from './database.js';
+import type { QueryCache } from './query-cache.js';
 import { searchCountQuery, searchPageQuery } from './search-sql.js';
 
 export type Indexer = (resource: fhir4.Resource) => IndexEntries;
@@ -22,6 +23,9 @@ function toStored(row: VersionRow): Stored {
   };
 }
 
+/** A slot standing where the builder expects a number (slots are placeholders, typed by what fills them). */
+const num = ($: (name: string) => string, name: string) => $(name) as unknown as number;
+
 /** Rows per multi-row INSERT: well under SQLite's 32,766 bound-parameter limit. */
 const INSERT_CHUNK = 200;
 
@@ -29,30 +33,33 @@ const INSERT_CHUNK = 200;
 export class SqlStoreTx implements StoreTx {
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly queries: QueryCache,
     private readonly sql: SqlRunner,
     private readonly clock: MonotonicClock,
     private readonly indexer: Indexer,
   ) {}
 
   async read(type: string, id: string): Promise<Stored | undefined> {
-    const rows = await this.sql.all<VersionRow>(this.db.selectFrom('resource as r')
+    const rows = await this.sql.all<VersionRow>(this.queries.get('read', ($) => this.db.selectFrom('resource as r')
       .innerJoin('resource_version as v', (j) => j.onRef('v.rid', '=', 'r.rid').onRef('v.version', '=', 'r.version'))
       .select(['r.rid', 'r.id', 'v.version', 'v.last_updated', 'v.method', 'v.json'])
-      .where('r.type', '=', type).where('r.id', '=', id).compile());
+      .where('r.type', '=', $('type')).where('r.id', '=', $('id')), { type, id }));
     return rows[0] && toStored(rows[0]);
   }
 
   async vread(type: string, id: string, version: number): Promise<Stored | undefined> {
-    const rows = await this.sql.all<VersionRow>(this.db.selectFrom('resource_version as v')
+    const rows = await this.sql.all<VersionRow>(this.queries.get('vread', ($) => this.db.selectFrom('resource_version as v')
       .select(['v.rid', 'v.id', 'v.version', 'v.last_updated', 'v.method', 'v.json'])
-      .where('v.type', '=', type).where('v.id', '=', id).where('v.version', '=', version).compile());
+      .where('v.type', '=', $('type')).where('v.id', '=', $('id')).where('v.version', '=', num($, 'version')),
+    { type, id, version }));
     return rows[0] && toStored(rows[0]);
   }
 
   async write(input: fhir4.Resource & { id: string }, options: WriteOptions): Promise<Stored> {
     const type = input.resourceType;
-    const existing = (await this.sql.all<{ rid: number; version: number }>(this.db.selectFrom('resource')
-      .select(['rid', 'version']).where('type', '=', type).where('id', '=', input.id).compile()))[0];
+    const existing = (await this.sql.all<{ rid: number; version: number }>(this.queries.get('current', ($) =>
+      this.db.selectFrom('resource').select(['rid', 'version']).where('type', '=', $('type')).where('id', '=', $('id')),
+    { type, id: input.id })))[0];
     const current = existing ? Number(existing.version) : undefined;
     if (options.expectVersion !== undefined && options.expectVersion !== (current ?? 0)) {
       throw new VersionConflict(type, input.id, current);
@@ -67,31 +74,37 @@ export class SqlStoreTx implements StoreTx {
     let rid: number;
     if (existing) {
       rid = Number(existing.rid);
-      await this.sql.run(this.db.updateTable('resource').set({ version, last_updated: lastUpdated })
-        .where('rid', '=', rid).compile());
+      await this.sql.run(this.queries.get('bump', ($) => this.db.updateTable('resource')
+        .set({ version: num($, 'version'), last_updated: num($, 'at') }).where('rid', '=', num($, 'rid')),
+      { version, at: lastUpdated, rid }));
       await this.closeVersion(rid, current!, lastUpdated);
     } else {
-      const inserted = await this.sql.all<{ rid: number }>(this.db.insertInto('resource')
-        .values({ type, id: input.id, version, last_updated: lastUpdated }).returning('rid').compile());
+      const inserted = await this.sql.all<{ rid: number }>(this.queries.get('insert', ($) => this.db.insertInto('resource')
+        .values({ type: $('type'), id: $('id'), version: num($, 'version'), last_updated: num($, 'at') }).returning('rid'),
+      { type, id: input.id, version, at: lastUpdated }));
       rid = Number(inserted[0]?.rid);
     }
-    await this.sql.run(this.db.insertInto('resource_version').values({
-      rid, version, type, id: input.id, last_updated: lastUpdated, valid_to: OPEN_ENDED, method: options.method,
-      json: JSON.stringify(resource),
-    }).compile());
+    await this.sql.run(this.queries.get('version', ($) => this.db.insertInto('resource_version').values({
+      rid: num($, 'rid'), version: num($, 'version'), type: $('type'), id: $('id'), last_updated: num($, 'at'),
+      valid_to: num($, 'open'), method: $('method'), json: $('json'),
+    }), {
+      rid, version, type, id: input.id, at: lastUpdated, open: OPEN_ENDED, method: options.method, json: JSON.stringify(resource),
+    }));
     await this.writeIndex(rid, type, lastUpdated, this.indexer(resource));
     return { resource, type, id: input.id, version, lastUpdated, method: options.method };
   }
 
   /** Ends the validity of the previous version and its index rows at `at`; only uniqueness is current-only. */
   private async closeVersion(rid: number, version: number, at: number): Promise<void> {
-    await this.sql.run(this.db.updateTable('resource_version').set({ valid_to: at })
-      .where('rid', '=', rid).where('version', '=', version).compile());
+    await this.sql.run(this.queries.get('close-version', ($) => this.db.updateTable('resource_version')
+      .set({ valid_to: num($, 'at') }).where('rid', '=', num($, 'rid')).where('version', '=', num($, 'version')),
+    { at, rid, version }));
     for (const table of ['sp_token', 'sp_reference', 'sp_date', 'sp_string'] as const) {
-      await this.sql.run(this.db.updateTable(table).set({ valid_to: at })
-        .where('rid', '=', rid).where('valid_to', '=', OPEN_ENDED).compile());
+      await this.sql.run(this.queries.get(`close-${table}`, ($) => this.db.updateTable(table).set({ valid_to: num($, 'at') })
+        .where('rid', '=', num($, 'rid')).where('valid_to', '=', num($, 'open')), { at, rid, open: OPEN_ENDED }));
     }
-    await this.sql.run(this.db.deleteFrom('unique_identifier').where('rid', '=', rid).compile());
+    await this.sql.run(this.queries.get('release-identifiers', ($) => this.db.deleteFrom('unique_identifier')
+      .where('rid', '=', num($, 'rid')), { rid }));
   }
 
   private async writeIndex(rid: number, type: string, from: number, idx: IndexEntries): Promise<void> {
@@ -118,8 +131,13 @@ export class SqlStoreTx implements StoreTx {
     table: T, rows: Database[T][],
   ): Promise<void> {
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      const chunk = rows.slice(i, i + INSERT_CHUNK);
+      const columns = Object.keys(chunk[0]!) as (keyof Database[T] & string)[];
+      const values: Record<string, unknown> = {};
+      chunk.forEach((row, r) => columns.forEach((c) => { values[`${r}.${c}`] = row[c]; }));
       // The union of row types is too wide for the builder's overloads; each table gets its own rows.
-      await this.sql.run(this.db.insertInto(table).values(rows.slice(i, i + INSERT_CHUNK) as never).compile());
+      await this.sql.run(this.queries.get(`insert-${table}-${chunk.length}`, ($) => this.db.insertInto(table)
+        .values(chunk.map((_, r) => Object.fromEntries(columns.map((c) => [c, $(`${r}.${c}`)]))) as never), values));
     }
   }
 

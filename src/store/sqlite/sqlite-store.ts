@@ -6,12 +6,16 @@ import { MonotonicClock } from '../../fhir/instant.js';
 import type { Store, StoreTx } from '../store.js';
 import { queryBuilder, type Database, type SqlRunner } from '../sql/database.js';
 import { migrate } from '../sql/migrations.js';
+import { QueryCache } from '../sql/query-cache.js';
 import { SqlStoreTx, type Indexer } from '../sql/sql-tx.js';
 
 export interface SqliteStoreOptions {
   file: string;
   indexer: Indexer;
-  /** 'full' fsyncs every commit (durable against power loss); 'normal' only checkpoints. */
+  /**
+   * 'full' (the default): a transaction is acknowledged only once the write-ahead log holding it has
+   * been fsynced, so it survives power loss. 'normal': acknowledged at commit, without the fsync.
+   */
   synchronous?: 'full' | 'normal';
   /** Most transactions that share one commit. */
   maxBatch?: number;
@@ -23,33 +27,57 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** How a finished transaction reports back: its outcome, or the error that kept it from being durable. */
+interface Settle {
+  settle: () => void;
+  fail: (e: unknown) => void;
+}
+
 /**
  * The embedded store. better-sqlite3 is synchronous and SQLite has one writer, so transactions are
  * queued and run back to back inside one database transaction, each in its own SAVEPOINT (a failing
- * one rolls back alone), with one commit — one fsync — per batch: group commit. A transaction's
- * promise settles only after its batch has committed, so nothing is acknowledged before it is durable.
+ * one rolls back alone), with one commit per batch: group commit.
+ *
+ * Durability is made asynchronous: SQLite commits in WAL mode without syncing (synchronous=NORMAL),
+ * and the store itself fsyncs the WAL file on libuv's thread pool, settling every batch committed
+ * before that fsync began once it completes. The event loop keeps serving (and the next batches keep
+ * committing) while the disk flushes, and no promise settles before its data is on disk. Checkpoints
+ * still sync the WAL before copying it and the database after (SQLite's NORMAL rules), so data that
+ * leaves the WAL stays durable.
  */
 export class SqliteStore implements Store {
   private readonly conn: Sqlite.Database;
   private readonly db: Kysely<Database>;
   private readonly statements = new Map<string, Sqlite.Statement>();
+  private readonly queries = new QueryCache();
   private readonly runner: SqlRunner;
   private readonly clock = new MonotonicClock();
   private readonly queue: Pending[] = [];
+  private readonly control: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Sqlite.Statement>;
   private draining = false;
   private closed = false;
   private idle: Promise<void> = Promise.resolve();
   private readonly maxBatch: number;
+  private readonly durable: boolean;
+  private walFd: number | undefined;
+  /** Settlements of committed batches waiting for the next fsync, and whether one is running. */
+  private awaitingSync: Settle[] = [];
+  private syncing: Promise<void> | undefined;
 
   private constructor(private readonly options: SqliteStoreOptions) {
     fs.mkdirSync(path.dirname(options.file), { recursive: true });
     this.conn = new Sqlite(options.file);
     this.conn.pragma('journal_mode = WAL');
-    this.conn.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    this.conn.pragma('synchronous = NORMAL');
     this.conn.pragma('busy_timeout = 5000');
-    this.conn.pragma('foreign_keys = ON');
+    this.durable = options.synchronous !== 'normal';
     this.db = queryBuilder('sqlite');
     this.maxBatch = options.maxBatch ?? 256;
+    const prep = (text: string) => this.conn.prepare(text);
+    this.control = {
+      begin: prep('BEGIN IMMEDIATE'), commit: prep('COMMIT'), rollback: prep('ROLLBACK'),
+      savepoint: prep('SAVEPOINT tx'), release: prep('RELEASE tx'), rollbackTo: prep('ROLLBACK TO tx'),
+    };
     this.runner = {
       all: async <R>(q: CompiledQuery) => this.statement(q).all(...(q.parameters as unknown[])) as R[],
       run: async (q: CompiledQuery) => {
@@ -63,14 +91,16 @@ export class SqliteStore implements Store {
   static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
     const store = new SqliteStore(options);
     try {
-      store.conn.exec('BEGIN IMMEDIATE');
+      store.control.begin.run();
       await migrate(store.db, 'sqlite', store.runner);
-      store.conn.exec('COMMIT');
+      store.control.commit.run();
       const rows = await store.runner.all<{ t: number | null }>(
         store.db.selectFrom('resource_version').select(sql<number | null>`max(last_updated)`.as('t')).compile());
       store.clock.observe(Number(rows[0]?.t ?? 0));
+      // The WAL file exists from the first commit on and keeps its inode while this connection is open.
+      if (store.durable) store.walFd = fs.openSync(`${options.file}-wal`, 'r');
     } catch (e) {
-      if (store.conn.inTransaction) store.conn.exec('ROLLBACK');
+      if (store.conn.inTransaction) store.control.rollback.run();
       store.conn.close();
       throw e;
     }
@@ -101,41 +131,67 @@ export class SqliteStore implements Store {
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
-      const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+      const settles: Settle[] = [];
       try {
-        this.conn.exec('BEGIN IMMEDIATE');
+        this.control.begin.run();
         for (const item of batch) {
-          this.conn.exec('SAVEPOINT tx');
-          const tx = new SqlStoreTx(this.db, this.runner, this.clock, this.options.indexer);
+          this.control.savepoint.run();
+          const tx = new SqlStoreTx(this.db, this.queries, this.runner, this.clock, this.options.indexer);
           try {
             const value = await item.fn(tx);
-            this.conn.exec('RELEASE tx');
-            outcomes.push({ ok: true, value });
+            this.control.release.run();
+            settles.push({ settle: () => item.resolve(value), fail: item.reject });
           } catch (error) {
-            this.conn.exec('ROLLBACK TO tx');
-            this.conn.exec('RELEASE tx');
-            outcomes.push({ ok: false, error });
+            this.control.rollbackTo.run();
+            this.control.release.run();
+            settles.push({ settle: () => item.reject(error), fail: item.reject });
           }
         }
-        this.conn.exec('COMMIT');
+        this.control.commit.run();
       } catch (commitError) {
         // The batch as a whole failed (disk full, I/O error): nothing in it was committed.
-        if (this.conn.inTransaction) this.conn.exec('ROLLBACK');
+        if (this.conn.inTransaction) this.control.rollback.run();
         for (const item of batch) item.reject(commitError);
         continue;
       }
-      batch.forEach((item, i) => {
-        const o = outcomes[i];
-        if (o?.ok) item.resolve(o.value);
-        else item.reject(o?.error);
-      });
+      this.afterCommit(settles);
     }
     this.draining = false;
+  }
+
+  /**
+   * Settles a committed batch once it is durable. Every batch waits for an fsync that starts after its
+   * commit, including batches that only read: what they saw may have been committed moments before.
+   */
+  private afterCommit(settles: Settle[]): void {
+    if (this.walFd === undefined) {
+      settles.forEach((s) => s.settle());
+      return;
+    }
+    this.awaitingSync.push(...settles);
+    if (!this.syncing) this.syncing = this.syncLoop();
+  }
+
+  private async syncLoop(): Promise<void> {
+    while (this.awaitingSync.length > 0) {
+      const group = this.awaitingSync;
+      this.awaitingSync = [];
+      try {
+        await new Promise<void>((resolve, reject) => fs.fsync(this.walFd!, (err) => (err ? reject(err) : resolve())));
+        group.forEach((s) => s.settle());
+      } catch (error) {
+        // Committed but not known to be on disk: the clients must not be told it is saved.
+        group.forEach((s) => s.fail(error));
+      }
+    }
+    this.syncing = undefined;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await this.idle;
+    await this.syncing;
+    if (this.walFd !== undefined) fs.closeSync(this.walFd);
     this.conn.close();
   }
 }

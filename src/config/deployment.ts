@@ -1,0 +1,110 @@
+import { randomBytes, createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+export const ROLES = ['referrer', 'link-worker', 'community-asset', 'auditor', 'commissioner'] as const;
+export type Role = (typeof ROLES)[number];
+
+const ods = z.string().regex(/^[A-Z0-9]{3,10}$/, 'must be an ODS code (3-10 upper-case letters or digits)');
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits (SHA-256 of the secret)');
+
+const jwk = z.looseObject({ kty: z.enum(['EC', 'RSA']), kid: z.string().min(1).optional() });
+
+const client = z.strictObject({
+  clientId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 . _ -'),
+  role: z.enum(ROLES),
+  organization: ods,
+  secretSha256: sha256Hex.optional(),
+  jwks: z.strictObject({ keys: z.array(jwk).min(1) }).optional(),
+}).refine((c) => c.secretSha256 !== undefined || c.jwks !== undefined, {
+  message: 'a client needs secretSha256 or jwks to authenticate', path: ['secretSha256'],
+});
+
+const endpoint = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }),
+  bearer: z.string().min(1).optional(),
+});
+
+const organization = z.strictObject({
+  ods,
+  name: z.string().min(1),
+  kind: z.enum(['gp-practice', 'sp-service', 'community-asset', 'commissioner']),
+  endpoint: endpoint.optional(),
+  /** For commissioners: the practices whose referrals its reports cover. */
+  practices: z.array(ods).optional(),
+});
+
+const route = z.strictObject({ practice: ods, service: ods });
+
+export const deploymentSchema = z.strictObject({
+  clients: z.array(client),
+  organizations: z.array(organization),
+  routes: z.array(route).default([]),
+}).superRefine((cfg, ctx) => {
+  const ids = new Set<string>();
+  cfg.clients.forEach((c, i) => {
+    if (ids.has(c.clientId)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'clientId'], message: `duplicate clientId ${c.clientId}` });
+    ids.add(c.clientId);
+  });
+  const orgs = new Map(cfg.organizations.map((o) => [o.ods, o]));
+  if (orgs.size !== cfg.organizations.length) ctx.addIssue({ code: 'custom', path: ['organizations'], message: 'an ODS code is listed twice' });
+  cfg.routes.forEach((r, i) => {
+    if (orgs.get(r.practice)?.kind !== 'gp-practice') ctx.addIssue({ code: 'custom', path: ['routes', i, 'practice'], message: `${r.practice} is not a configured gp-practice` });
+    if (orgs.get(r.service)?.kind !== 'sp-service') ctx.addIssue({ code: 'custom', path: ['routes', i, 'service'], message: `${r.service} is not a configured sp-service` });
+  });
+});
+
+export type Deployment = z.infer<typeof deploymentSchema>;
+export type ClientConfig = Deployment['clients'][number];
+export type OrganizationConfig = Deployment['organizations'][number];
+
+/** Reads and validates the deployment config; the error message names the file and the field at fault. */
+export function loadDeployment(file: string): Deployment {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`config ${file}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const parsed = deploymentSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const at = (issue?.path ?? []).map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+    throw new Error(`config ${file}: ${at || '(root)'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/**
+ * A demo deployment (one client per role, random secrets) for a first start without a config. The
+ * config keeps only secret hashes; the plain secrets go to demo-credentials.json beside it. Both files
+ * are created with mode 0600 and never logged.
+ */
+export function writeDemoDeployment(file: string): { config: Deployment; credentialsFile: string } {
+  const clients = [
+    { clientId: 'demo-gp', role: 'referrer', organization: 'A81001' },
+    { clientId: 'demo-link-worker', role: 'link-worker', organization: 'SP001' },
+    { clientId: 'demo-walking-group', role: 'community-asset', organization: 'V001' },
+    { clientId: 'demo-auditor', role: 'auditor', organization: 'QWE' },
+    { clientId: 'demo-commissioner', role: 'commissioner', organization: 'QWE' },
+  ] as const;
+  const secrets = clients.map((c) => ({ ...c, secret: randomBytes(24).toString('base64url') }));
+  const config: Deployment = {
+    clients: secrets.map(({ secret, ...c }) => ({ ...c, secretSha256: sha256(secret) })),
+    organizations: [
+      { ods: 'A81001', name: 'Riverside Surgery', kind: 'gp-practice' },
+      { ods: 'SP001', name: 'Riverside Social Prescribing Service', kind: 'sp-service' },
+      { ods: 'V001', name: 'Riverside Walking Group', kind: 'community-asset' },
+      { ods: 'QWE', name: 'Riverside Integrated Care Board', kind: 'commissioner', practices: ['A81001'] },
+    ],
+    routes: [{ practice: 'A81001', service: 'SP001' }],
+  };
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const credentialsFile = path.join(path.dirname(file), 'demo-credentials.json');
+  fs.writeFileSync(credentialsFile, `${JSON.stringify({ clients: secrets }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  return { config, credentialsFile };
+}
