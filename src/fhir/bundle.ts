@@ -40,6 +40,9 @@ function entryRequest(entry: Entry, index: number, caller: Caller): FhirRequest 
   }
   const route = parseRequestUrl(r.url);
   if (!route) throw new FhirError(400, 'invalid', `Bundle.entry[${index}].request.url '${r.url}' is not a FHIR request URL`, `Bundle.entry[${index}].request.url`);
+  if (method === 'POST' && route.id !== undefined && route.compartment === undefined) {
+    throw new FhirError(405, 'not-supported', `Bundle.entry[${index}]: POST creates at Type; the server assigns the id (use PUT Type/id to choose one)`, `Bundle.entry[${index}].request.url`);
+  }
   return {
     method: method as Method, ...route, caller, lenient: false,
     ...(entry.resource !== undefined ? { body: entry.resource } : {}),

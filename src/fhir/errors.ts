@@ -63,7 +63,8 @@ export function zodToFhirError(err: ZodError, root: string, status = 400): FhirE
   return FhirError.many(
     status,
     err.issues.slice(0, 20).map((i) => ({
-      code: i.code === 'invalid_type' && /received undefined/.test(i.message) ? 'required' : 'structure',
+      // With reportInput, zod says what it found: nothing at all means a required element is missing.
+      code: 'input' in i && i.input === undefined ? 'required' : 'structure',
       diagnostics: `${fhirPath(root, i.path)}: ${i.message}`,
       expression: [fhirPath(root, i.path)],
     })),

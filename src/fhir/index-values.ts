@@ -6,7 +6,8 @@ export interface IndexEntries {
   tokens: { param: string; system: string | null; code: string }[];
   references: { param: string; target: string }[];
   dates: { param: string; lo: number; hi: number }[];
-  strings: { param: string; value: string }[];
+  /** `value` normalised for the default (prefix, case- and accent-insensitive) match; `exact` as written. */
+  strings: { param: string; value: string; exact: string }[];
   /** Business identifiers that must be unique for the type. */
   uniqueIdentifiers: { system: string; value: string }[];
 }
@@ -73,10 +74,10 @@ export function normaliseString(s: string): string {
 }
 
 function stringsOf(v: Json): string[] {
-  if (typeof v === 'string') return [normaliseString(v)];
+  if (typeof v === 'string') return [v];
   if (!isObj(v)) return [];
   // HumanName and Address: every part is searchable.
-  return Object.values(v).flatMap((part) => (Array.isArray(part) ? part : [part])).filter((p): p is string => typeof p === 'string').map(normaliseString);
+  return Object.values(v).flatMap((part) => (Array.isArray(part) ? part : [part])).filter((p): p is string => typeof p === 'string');
 }
 
 function extractParam(resource: Json, p: SearchParamDef, baseUrl: string, out: IndexEntries): void {
@@ -96,7 +97,7 @@ function extractParam(resource: Json, p: SearchParamDef, baseUrl: string, out: I
           for (const r of datesOf(v)) out.dates.push({ param: key, lo: r.lo, hi: r.hi });
           break;
         case 'string':
-          for (const s of stringsOf(v)) out.strings.push({ param: key, value: s });
+          for (const s of stringsOf(v)) out.strings.push({ param: key, value: normaliseString(s), exact: s });
           break;
       }
     }

@@ -17,8 +17,16 @@ export interface MicroRange {
 }
 
 // FHIR R4 dateTime/instant lexical form (http://hl7.org/fhir/R4/datatypes.html#dateTime).
+// Zones as FHIR allows them: Z, or ±hh:mm up to 14:00.
 const DATE_TIME =
-  /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
+  /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-](?:(?:0\d|1[0-3]):[0-5]\d|14:00))?)?)?)?$/;
+
+/** Milliseconds since the epoch of a UTC date and time; unlike Date.UTC, years 0-99 are not shifted to 19xx. */
+function utcMs(year: number, month0: number, day: number, h = 0, mi = 0, s = 0): number {
+  const d = new Date(Date.UTC(2000, month0, day, h, mi, s));
+  d.setUTCFullYear(year, month0, day);
+  return d.getTime();
+}
 
 /**
  * Parses a FHIR date, dateTime or instant into the range it denotes, or undefined when it is not one.
@@ -29,6 +37,7 @@ export function parseDateRange(text: string): MicroRange | undefined {
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, frac, zone] = m;
   const year = Number(y);
+  if (year < 1) return undefined;
   const month = mo === undefined ? 1 : Number(mo);
   const day = d === undefined ? 1 : Number(d);
   if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return undefined;
@@ -39,11 +48,11 @@ export function parseDateRange(text: string): MicroRange | undefined {
     const sign = zone.startsWith('-') ? -1 : 1;
     offsetMin = sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
   }
-  const baseMs = Date.UTC(year, month - 1, day, Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0)) - offsetMin * 60_000;
+  const baseMs = utcMs(year, month - 1, day, Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0)) - offsetMin * 60_000;
   const fracUs = frac === undefined ? 0 : Math.floor(Number(frac.padEnd(6, '0').slice(0, 6)));
   const lo = baseMs * 1000 + fracUs;
   let spanUs: number;
-  if (mo === undefined) spanUs = (Date.UTC(year + 1, 0, 1) - Date.UTC(year, 0, 1)) * 1000;
+  if (mo === undefined) spanUs = (utcMs(year + 1, 0, 1) - utcMs(year, 0, 1)) * 1000;
   else if (d === undefined) spanUs = daysIn(year, month) * 86_400_000_000;
   else if (h === undefined) spanUs = 86_400_000_000;
   else if (s === undefined) spanUs = 60_000_000;
@@ -53,7 +62,7 @@ export function parseDateRange(text: string): MicroRange | undefined {
 }
 
 function daysIn(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return new Date(utcMs(year, month, 0)).getUTCDate();
 }
 
 /**

@@ -29,15 +29,15 @@ const DATE_PREFIXES: readonly DatePrefix[] = ['eq', 'ne', 'gt', 'lt', 'ge', 'le'
 
 const bad = (param: string, message: string) => new FhirError(400, 'invalid', message, param);
 
-/** Splits a parameter value on commas not escaped with a backslash (FHIR search escaping). */
-function splitValues(value: string): string[] {
+/** Splits on `sep` where it is not escaped with a backslash; the parts keep their escapes. */
+function splitUnescaped(value: string, sep: string): string[] {
   const out: string[] = [];
   let cur = '';
   for (let i = 0; i < value.length; i++) {
     const ch = value[i];
     if (ch === '\\' && i + 1 < value.length) {
-      cur += value[++i];
-    } else if (ch === ',') {
+      cur += ch + value[++i];
+    } else if (ch === sep) {
       out.push(cur);
       cur = '';
     } else cur += ch;
@@ -45,6 +45,21 @@ function splitValues(value: string): string[] {
   out.push(cur);
   return out;
 }
+
+/** Removes FHIR search escapes: a backslash before ',', '|', '$' or another backslash. */
+function unescape(value: string): string {
+  return value.replace(/\\(.)/g, '$1');
+}
+
+/** The comma-separated alternatives of a parameter value, unescaped (FHIR search escaping). */
+function splitValues(value: string): string[] {
+  return splitUnescaped(value, ',').map(unescape);
+}
+
+/** Bounds on one search, so that no query grows past what the database plans cheaply. */
+export const MAX_ALTERNATIVES = 100;
+export const MAX_CONDITIONS = 30;
+export const MAX_INCLUDES = 10;
 
 function parseDateValue(key: string, raw: string): { prefix: DatePrefix; range: { lo: number; hi: number } } {
   const maybe = raw.slice(0, 2) as DatePrefix;
@@ -70,16 +85,21 @@ function parseParamFilter(type: string, def: SearchParamDef, key: string, modifi
     if (value !== 'true' && value !== 'false') throw bad(key, `${key} takes true or false`);
     return { kind: 'missing', param: def.name, index: def.type, missing: value === 'true' };
   }
-  const values = splitValues(value);
+  const raw = splitUnescaped(value, ',');
+  if (raw.length > MAX_ALTERNATIVES) {
+    throw new FhirError(400, 'too-costly', `${key}: at most ${MAX_ALTERNATIVES} comma-separated values`, key);
+  }
+  const values = raw.map(unescape);
   if (values.some((v) => v === '')) throw bad(key, `${key}: empty value`);
   switch (def.type) {
     case 'token': {
       if (modifier !== undefined && modifier !== 'not') throw new FhirError(400, 'not-supported', `Modifier :${modifier} is not supported on token parameter ${def.name}`, key);
-      const parsed = values.map((v) => {
-        const bar = v.indexOf('|');
-        if (bar < 0) return { code: v };
-        const system = v.slice(0, bar);
-        const code = v.slice(bar + 1);
+      const parsed = raw.map((escaped) => {
+        const parts = splitUnescaped(escaped, '|');
+        if (parts.length === 1) return { code: unescape(escaped) };
+        // The first unescaped '|' ends the system; the code is the rest.
+        const system = unescape(parts[0]!);
+        const code = unescape(parts.slice(1).join('|'));
         if (!code && !system) throw bad(key, `${key}: '|' alone names nothing`);
         return { system: system === '' ? null : system, ...(code ? { code } : {}) };
       });
@@ -107,7 +127,8 @@ function parseParamFilter(type: string, def: SearchParamDef, key: string, modifi
     }
     case 'string': {
       if (modifier !== undefined && modifier !== 'exact') throw new FhirError(400, 'not-supported', `Modifier :${modifier} is not supported on string parameter ${def.name}`, key);
-      return { kind: 'string', param: def.name, values: values.map(normaliseString), exact: modifier === 'exact' };
+      // :exact compares the text as stored; the default is a case- and accent-insensitive prefix match.
+      return { kind: 'string', param: def.name, values: modifier === 'exact' ? values : values.map(normaliseString), exact: modifier === 'exact' };
     }
   }
 }
@@ -127,8 +148,13 @@ export function parseSearch(type: string, params: URLSearchParams, opts: { lenie
   let total = false;
   let summaryCount = false;
 
+  let conditions = 0;
   for (const [key, value] of params) {
     const [name = '', modifier, ...rest] = key.split(':');
+    if (name === '') throw new FhirError(400, 'invalid', `A search parameter has no name (in '${key}=${value}')`, type);
+    if (!name.startsWith('_') || name === '_id' || name === '_lastUpdated') {
+      if (++conditions > MAX_CONDITIONS) throw new FhirError(400, 'too-costly', `At most ${MAX_CONDITIONS} search conditions in one search`, key);
+    }
     let understood = true;
     switch (name) {
       case '_format':
@@ -166,6 +192,7 @@ export function parseSearch(type: string, params: URLSearchParams, opts: { lenie
         break;
       case '_id': {
         const ids = splitValues(value);
+        if (ids.length > MAX_ALTERNATIVES) throw new FhirError(400, 'too-costly', `_id: at most ${MAX_ALTERNATIVES} ids`, key);
         if (modifier !== undefined || ids.some((i) => !/^[A-Za-z0-9\-.]{1,64}$/.test(i))) throw bad(key, `_id takes resource ids (1-64 of A-Z a-z 0-9 - .)`);
         filters.push({ kind: 'id', ids });
         break;
@@ -187,6 +214,9 @@ export function parseSearch(type: string, params: URLSearchParams, opts: { lenie
       }
     }
     if (understood) echo.push([key, value]);
+  }
+  if (includes.length + revincludes.length > MAX_INCLUDES) {
+    throw new FhirError(400, 'too-costly', `At most ${MAX_INCLUDES} _include and _revinclude values in one search`, '_include');
   }
   const query: SearchQuery = { type, filters, sort, count, total: total || summaryCount };
   if (cursorText !== undefined) {

@@ -59,6 +59,8 @@ function checkJsonShape(value: unknown, path: (string | number)[], root: string,
   const at = () => fhirPath(root, path);
   if (value === null) {
     issues.push({ code: 'structure', diagnostics: `${at()}: null is not allowed in FHIR JSON; leave the element out`, expression: [at()] });
+  } else if (typeof value === 'number' && !Number.isFinite(value)) {
+    issues.push({ code: 'value', diagnostics: `${at()}: the number is out of range`, expression: [at()] });
   } else if (typeof value === 'string') {
     if (value.trim() === '') issues.push({ code: 'structure', diagnostics: `${at()}: empty strings are not allowed`, expression: [at()] });
   } else if (Array.isArray(value)) {
@@ -100,7 +102,7 @@ export function validateResource(body: unknown, expectedType: string, expectedId
   checkJsonShape(res, [], expectedType, issues);
   if (issues.length > 0) throw FhirError.many(400, issues);
   const rules = typeRules[expectedType];
-  const parsed = rules?.safeParse(res);
+  const parsed = rules?.safeParse(res, { reportInput: true });
   if (parsed && !parsed.success) throw zodToFhirError(parsed.error, expectedType);
   return res as unknown as fhir4.Resource;
 }

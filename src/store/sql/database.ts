@@ -27,7 +27,7 @@ export interface Database {
   sp_token: Validity & { param: string; system: string | null; code: string };
   sp_reference: Validity & { param: string; target: string };
   sp_date: Validity & { param: string; lo: number; hi: number };
-  sp_string: Validity & { param: string; value: string };
+  sp_string: Validity & { param: string; value: string; exact: string };
   unique_identifier: { type: string; system: string; value: string; rid: number };
 }
 

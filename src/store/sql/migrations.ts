@@ -65,7 +65,8 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
           .addColumn('valid_from', big, (c) => c.notNull())
           .addColumn('valid_to', big, (c) => c.notNull())
           .addColumn('param', 'text', (c) => c.notNull())
-          .addColumn('value', 'text', (c) => c.notNull()),
+          .addColumn('value', 'text', (c) => c.notNull())
+          .addColumn('exact', 'text', (c) => c.notNull()),
         db.schema.createIndex('sp_string_lookup').on('sp_string').columns(['param', 'value', 'valid_to', 'valid_from', 'rid']),
         db.schema.createIndex('sp_string_rid').on('sp_string').columns(['rid', 'valid_to']),
         db.schema.createTable('unique_identifier')

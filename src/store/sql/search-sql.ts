@@ -58,7 +58,7 @@ function matchingRids(db: Kysely<Database>, type: string, f: Filter, asOf: Micro
       return indexRows(db, 'sp_date', param(f.param), asOf).where((d) => dateCondition(d, 'lo', 'hi', f.prefix, f.range));
     case 'string':
       return indexRows(db, 'sp_string', param(f.param), asOf).where((s) => s.or(f.values.map((v) =>
-        f.exact ? s('value', '=', v) : s.and([s('value', '>=', v), s('value', '<', `${v}\uffff`)]))));
+        f.exact ? s('exact', '=', v) : s.and([s('value', '>=', v), s('value', '<', `${v}\uffff`)]))));
     case 'missing':
       return indexRows(db, ({ token: 'sp_token', reference: 'sp_reference', date: 'sp_date', string: 'sp_string' } as const)[f.index], param(f.param), asOf);
     default:

@@ -113,7 +113,7 @@ export class SqlStoreTx implements StoreTx {
     await this.insertRows('sp_token', idx.tokens.map((t) => ({ ...valid, param: q(t.param), system: t.system, code: t.code })));
     await this.insertRows('sp_reference', idx.references.map((r) => ({ ...valid, param: q(r.param), target: r.target })));
     await this.insertRows('sp_date', idx.dates.map((d) => ({ ...valid, param: q(d.param), lo: d.lo, hi: d.hi })));
-    await this.insertRows('sp_string', idx.strings.map((s) => ({ ...valid, param: q(s.param), value: s.value })));
+    await this.insertRows('sp_string', idx.strings.map((s) => ({ ...valid, param: q(s.param), value: s.value, exact: s.exact })));
     for (const u of idx.uniqueIdentifiers) {
       const claimed = await this.sql.all<{ rid: number }>(this.db.insertInto('unique_identifier')
         .values({ type, system: u.system, value: u.value, rid })
