@@ -21,7 +21,9 @@ export type Filter =
   | { kind: 'reference'; param: string; targets: string[] }
   | { kind: 'date'; param: string; prefix: DatePrefix; range: MicroRange }
   | { kind: 'string'; param: string; values: string[]; exact: boolean }
-  | { kind: 'missing'; param: string; index: 'token' | 'reference' | 'date' | 'string'; missing: boolean };
+  | { kind: 'missing'; param: string; index: 'token' | 'reference' | 'date' | 'string'; missing: boolean }
+  /** Only resources an organisation has been granted (the access policy's search filter). */
+  | { kind: 'granted'; org: string };
 
 export type SortOrder = 'default' | '_lastUpdated' | '-_lastUpdated';
 
@@ -61,6 +63,14 @@ export interface HistoryQuery {
   count: number;
   /** Versions strictly older (in lastUpdated) than this continue the listing. */
   before?: Micros;
+  /** Only resources this organisation has been granted. */
+  granted?: string;
+}
+
+export interface ChainLink {
+  seq: number;
+  eventId: string;
+  hash: string;
 }
 
 export interface HistoryPage {
@@ -95,6 +105,23 @@ export interface StoreTx {
   write(resource: fhir4.Resource & { id: string }, options: WriteOptions): Promise<Stored>;
   search(query: SearchQuery): Promise<SearchPage>;
   history(query: HistoryQuery): Promise<HistoryPage>;
+
+  /** Lets organisations see a resource from now on (grants are never withdrawn). */
+  grant(type: string, id: string, orgs: readonly string[]): Promise<void>;
+  /** The organisations granted a resource. */
+  grantsOf(type: string, id: string): Promise<string[]>;
+
+  /**
+   * Records `value` under (scope, key) unless an unexpired record exists, which is returned instead:
+   * the primitive behind once-only keys (assertion jti, idempotency keys). Expired records are reused.
+   */
+  claimOnce(scope: string, key: string, value: string, expiresAt: Micros): Promise<string | undefined>;
+
+  /** The newest link of the audit hash chain; the chain only grows inside write transactions. */
+  chainHead(): Promise<ChainLink | undefined>;
+  appendChain(link: ChainLink): Promise<void>;
+  /** Links after `afterSeq`, oldest first. */
+  chainLinks(afterSeq: number, limit: number): Promise<ChainLink[]>;
 }
 
 /**

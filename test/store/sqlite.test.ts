@@ -5,13 +5,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { indexEntries } from '../../src/fhir/index-values.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import { storeContract } from './store-contract.js';
+import { storeContract, storeSupportContract, type StoreHarness } from './store-contract.js';
 
-storeContract('SQLite', () => {
+function sqliteHarness(): StoreHarness {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signpost-store-'));
   const open = () => SqliteStore.open({ file: path.join(dir, 'store.sqlite'), indexer: (r) => indexEntries(r, 'http://x') });
   return { open, reopen: open, cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }) };
-});
+}
+
+storeContract('SQLite', sqliteHarness);
+storeSupportContract('SQLite', sqliteHarness);
 
 describe('SQLite group commit', () => {
   it('acknowledges a transaction only once its batch is committed and visible to another connection', async () => {

@@ -174,3 +174,62 @@ export function storeContract(name: string, harness: () => StoreHarness): void {
     });
   });
 }
+
+/** Grants, once-only claims and the audit chain: the primitives the access policy and audit stand on. */
+export function storeSupportContract(name: string, harness: () => StoreHarness): void {
+  describe(`Store contract (policy and audit support): ${name}`, () => {
+    let h: StoreHarness;
+    let store: Store;
+    beforeEach(async () => {
+      h = harness();
+      store = await h.open();
+    });
+    afterEach(async () => {
+      await store.close();
+      await h.cleanup();
+    });
+
+    it('grants organisations a resource and filters searches and history by grant', async () => {
+      await store.transaction(async (tx) => {
+        await tx.write(patient('p1'), { method: 'POST' });
+        await tx.write(patient('p2'), { method: 'POST' });
+        await tx.grant('Patient', 'p1', ['A81001', 'SP001', 'A81001']);
+        await tx.grant('Patient', 'p2', ['B82002']);
+      });
+      expect(await store.transaction((tx) => tx.grantsOf('Patient', 'p1'))).toEqual(['A81001', 'SP001']);
+      const seen = await store.transaction((tx) => tx.search({ type: 'Patient', sort: 'default', count: 10, filters: [{ kind: 'granted', org: 'SP001' }] }));
+      expect(seen.matches.map((m) => m.id)).toEqual(['p1']);
+      const hist = await store.transaction((tx) => tx.history({ type: 'Patient', count: 10, granted: 'B82002' }));
+      expect(hist.versions.map((v) => v.id)).toEqual(['p2']);
+      await expect(store.transaction((tx) => tx.grant('Patient', 'nope', ['X']))).rejects.toThrow(/does not exist/);
+    });
+
+    it('claims a key once until it expires, returning what the first claim recorded', async () => {
+      const far = Date.now() * 1000 + 60_000_000;
+      expect(await store.transaction((tx) => tx.claimOnce('jti', 'client-a:1', 'first', far))).toBeUndefined();
+      expect(await store.transaction((tx) => tx.claimOnce('jti', 'client-a:1', 'second', far))).toBe('first');
+      expect(await store.transaction((tx) => tx.claimOnce('other', 'client-a:1', 'x', far))).toBeUndefined();
+      const past = Date.now() * 1000 - 1;
+      await store.transaction((tx) => tx.claimOnce('short', 'k', 'old', past));
+      expect(await store.transaction((tx) => tx.claimOnce('short', 'k', 'new', far))).toBeUndefined();
+      // A claim made inside a transaction that fails is not kept.
+      await expect(store.transaction(async (tx) => {
+        await tx.claimOnce('jti', 'client-a:2', 'v', far);
+        throw new Error('rolled back');
+      })).rejects.toThrow();
+      expect(await store.transaction((tx) => tx.claimOnce('jti', 'client-a:2', 'again', far))).toBeUndefined();
+    });
+
+    it('keeps the audit chain in order and reports its head', async () => {
+      expect(await store.transaction((tx) => tx.chainHead())).toBeUndefined();
+      await store.transaction(async (tx) => {
+        await tx.appendChain({ seq: 1, eventId: 'e1', hash: 'h1' });
+        await tx.appendChain({ seq: 2, eventId: 'e2', hash: 'h2' });
+      });
+      await store.transaction((tx) => tx.appendChain({ seq: 3, eventId: 'e3', hash: 'h3' }));
+      expect(await store.transaction((tx) => tx.chainHead())).toEqual({ seq: 3, eventId: 'e3', hash: 'h3' });
+      expect((await store.transaction((tx) => tx.chainLinks(1, 10))).map((l) => l.eventId)).toEqual(['e2', 'e3']);
+      await expect(store.transaction((tx) => tx.appendChain({ seq: 3, eventId: 'dup', hash: 'x' }))).rejects.toThrow();
+    });
+  });
+}

@@ -29,6 +29,9 @@ export interface Database {
   sp_date: Validity & { param: string; lo: number; hi: number };
   sp_string: Validity & { param: string; value: string; exact: string };
   unique_identifier: { type: string; system: string; value: string; rid: number };
+  access_grant: { rid: number; org: string };
+  claim: { scope: string; key: string; value: string; expires_at: number };
+  audit_chain: { seq: number; event_id: string; hash: string };
 }
 
 export type SqlDialect = 'sqlite' | 'postgres';

@@ -79,6 +79,33 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
       ];
     },
   },
+  {
+    version: 2,
+    up: (db, dialect) => {
+      const big = dialect === 'sqlite' ? 'integer' : 'bigint';
+      return [
+        // Which organisations may see a resource; grants only ever grow.
+        db.schema.createTable('access_grant')
+          .addColumn('rid', big, (c) => c.notNull())
+          .addColumn('org', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('access_grant_pk', ['org', 'rid']),
+        db.schema.createIndex('access_grant_rid').on('access_grant').column('rid'),
+        // Keys that may be used once (assertion jti, idempotency keys), with what the first use produced.
+        db.schema.createTable('claim')
+          .addColumn('scope', 'text', (c) => c.notNull())
+          .addColumn('key', 'text', (c) => c.notNull())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .addColumn('expires_at', big, (c) => c.notNull())
+          .addPrimaryKeyConstraint('claim_pk', ['scope', 'key']),
+        db.schema.createIndex('claim_expiry').on('claim').column('expires_at'),
+        // The AuditEvent hash chain, in the order events were written.
+        db.schema.createTable('audit_chain')
+          .addColumn('seq', big, (c) => c.primaryKey())
+          .addColumn('event_id', 'text', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull()),
+      ];
+    },
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

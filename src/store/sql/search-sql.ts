@@ -82,6 +82,7 @@ function filtered(db: Kysely<Database>, q: SearchQuery, asOf: Micros) {
   }
   for (const f of q.filters) {
     if (f.kind === 'id') query = query.where('v.id', 'in', f.ids);
+    else if (f.kind === 'granted') query = query.where('v.rid', 'in', db.selectFrom('access_grant').select('rid').where('org', '=', f.org));
     else if (f.kind === 'lastUpdated') query = query.where((eb) => dateCondition(eb, 'v.last_updated', 'v.last_updated', f.prefix, f.range));
     else if ((f.kind === 'token' && f.not) || (f.kind === 'missing' && f.missing)) {
       const excluded = f.kind === 'token' ? matchingRids(db, q.type, { ...f, not: false }, asOf)! : matchingRids(db, q.type, f, asOf)!;

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { IndexEntries } from '../../fhir/index-values.js';
 import { formatInstant, type MonotonicClock } from '../../fhir/instant.js';
 import {
+  type ChainLink,
   UniqueIdentifierConflict, VersionConflict, type HistoryPage, type HistoryQuery, type SearchPage, type SearchQuery,
   type Stored, type StoreTx, type WriteOptions,
 } from '../store.js';
@@ -165,9 +166,65 @@ export class SqlStoreTx implements StoreTx {
     if (query.id) q = q.where('v.id', '=', query.id);
     if (query.since !== undefined) q = q.where('v.last_updated', '>=', query.since);
     if (query.before !== undefined) q = q.where('v.last_updated', '<', query.before);
+    if (query.granted !== undefined) q = q.where('v.rid', 'in', this.db.selectFrom('access_grant').select('rid').where('org', '=', query.granted));
     const rows = await this.sql.all<VersionRow>(q.orderBy('v.last_updated', 'desc').limit(query.count + 1).compile());
     const versions = rows.slice(0, query.count).map(toStored);
     const last = versions.at(-1);
     return rows.length > query.count && last ? { versions, next: last.lastUpdated } : { versions };
+  }
+
+  private async ridOf(type: string, id: string): Promise<number | undefined> {
+    const rows = await this.sql.all<{ rid: number }>(this.queries.get('rid', ($) => this.db.selectFrom('resource')
+      .select('rid').where('type', '=', $('type')).where('id', '=', $('id')), { type, id }));
+    return rows[0] === undefined ? undefined : Number(rows[0].rid);
+  }
+
+  async grant(type: string, id: string, orgs: readonly string[]): Promise<void> {
+    const rid = await this.ridOf(type, id);
+    if (rid === undefined) throw new Error(`cannot grant ${type}/${id}: it does not exist`);
+    for (const org of new Set(orgs)) {
+      await this.sql.run(this.queries.get('grant', ($) => this.db.insertInto('access_grant')
+        .values({ rid: num($, 'rid'), org: $('org') }).onConflict((oc) => oc.columns(['org', 'rid']).doNothing()), { rid, org }));
+    }
+  }
+
+  async grantsOf(type: string, id: string): Promise<string[]> {
+    const rows = await this.sql.all<{ org: string }>(this.queries.get('grants-of', ($) => this.db.selectFrom('access_grant as g')
+      .innerJoin('resource as r', 'r.rid', 'g.rid').select('g.org')
+      .where('r.type', '=', $('type')).where('r.id', '=', $('id')).orderBy('g.org'), { type, id }));
+    return rows.map((r) => r.org);
+  }
+
+  async claimOnce(scope: string, key: string, value: string, expiresAt: number): Promise<string | undefined> {
+    const now = this.clock.next();
+    const existing = await this.sql.all<{ value: string; expires_at: number }>(this.queries.get('claim-get', ($) =>
+      this.db.selectFrom('claim').select(['value', 'expires_at']).where('scope', '=', $('scope')).where('key', '=', $('key')),
+    { scope, key }));
+    const found = existing[0];
+    if (found && Number(found.expires_at) > now) return found.value;
+    await this.sql.run(this.queries.get('claim-put', ($) => this.db.insertInto('claim')
+      .values({ scope: $('scope'), key: $('key'), value: $('value'), expires_at: num($, 'exp') })
+      .onConflict((oc) => oc.columns(['scope', 'key']).doUpdateSet({ value: $('value'), expires_at: num($, 'exp') })),
+    { scope, key, value, exp: expiresAt }));
+    return undefined;
+  }
+
+  async chainHead(): Promise<ChainLink | undefined> {
+    const rows = await this.sql.all<{ seq: number; event_id: string; hash: string }>(this.queries.get('chain-head', ($) =>
+      this.db.selectFrom('audit_chain').select(['seq', 'event_id', 'hash']).orderBy('seq', 'desc').limit(num($, 'one')), { one: 1 }));
+    const r = rows[0];
+    return r && { seq: Number(r.seq), eventId: r.event_id, hash: r.hash };
+  }
+
+  async appendChain(link: ChainLink): Promise<void> {
+    await this.sql.run(this.queries.get('chain-append', ($) => this.db.insertInto('audit_chain')
+      .values({ seq: num($, 'seq'), event_id: $('id'), hash: $('hash') }), { seq: link.seq, id: link.eventId, hash: link.hash }));
+  }
+
+  async chainLinks(afterSeq: number, limit: number): Promise<ChainLink[]> {
+    const rows = await this.sql.all<{ seq: number; event_id: string; hash: string }>(this.queries.get('chain-links', ($) =>
+      this.db.selectFrom('audit_chain').select(['seq', 'event_id', 'hash']).where('seq', '>', num($, 'after'))
+        .orderBy('seq').limit(num($, 'limit')), { after: afterSeq, limit }));
+    return rows.map((r) => ({ seq: Number(r.seq), eventId: r.event_id, hash: r.hash }));
   }
 }
