@@ -2,8 +2,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import type { Express } from 'express';
 import type { Logger } from 'pino';
+import { auditedRunner, auditRefusal } from './audit/audited-run.js';
+import { verifyRoute } from './audit/verify-operation.js';
+import { AccessTokens } from './auth/access-token.js';
+import { bearerAuth } from './auth/bearer.js';
+import { loadOrCreateSigningKey, loadPreviousSigningKey } from './auth/signing-key.js';
+import { smartConfiguration, tokenRouter } from './auth/token-endpoint.js';
+import { FailureLimiter } from './auth/rate-limit.js';
 import type { Env } from './config/env.js';
+import { loadDeployment, writeDemoDeployment, type Deployment } from './config/deployment.js';
+import { materialiseOrganizations } from './config/organizations.js';
 import { indexEntries } from './fhir/index-values.js';
 import { createApp } from './http/app.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
@@ -21,36 +31,86 @@ function packageVersion(): string {
   return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
 }
 
-/** Opens the store, builds the app and listens: everything `npm start` does, callable from tests and benchmarks. */
+export interface AppParts {
+  deployment: Deployment;
+  store: Store;
+  dataDir: string;
+  /** The public origin; a function because it is known only once the server listens (PORT=0). */
+  baseUrl: () => string;
+  logger: Logger;
+  version?: string;
+}
+
+/** Everything behind the HTTP port, wired as in production: used by `npm start`, the tests and the benchmarks. */
+export async function buildApp(parts: AppParts): Promise<Express> {
+  const { deployment, store, baseUrl } = parts;
+  await materialiseOrganizations(store, deployment);
+  const tokens = new AccessTokens({
+    key: loadOrCreateSigningKey(parts.dataDir),
+    ...(loadPreviousSigningKey(parts.dataDir) ? { previousKey: loadPreviousSigningKey(parts.dataDir)! } : {}),
+    issuer: baseUrl,
+  });
+  const context = {
+    get baseUrl() { return baseUrl(); },
+    run: auditedRunner(store, baseUrl),
+  };
+  const info = { get baseUrl() { return baseUrl(); }, version: parts.version ?? packageVersion(), startedAt: new Date().toISOString() };
+  return createApp({
+    logger: parts.logger,
+    routes: [tokenRouter({ clients: deployment.clients, store, tokens, baseUrl, limiter: new FailureLimiter() })],
+    fhir: {
+      context, info,
+      authenticate: bearerAuth(tokens),
+      smartConfiguration: () => smartConfiguration(baseUrl()),
+      operations: [verifyRoute(store, context)],
+      auditRefusal: (caller, interaction, error) => auditRefusal(store, baseUrl(), caller, interaction, error),
+    },
+  });
+}
+
+/** The deployment config: the file named by the environment, or a demo written on first start. */
+function deploymentFor(env: Env, logger: Logger): Deployment {
+  const isDefault = env.configFile === path.join(env.dataDir, 'config.json');
+  if (isDefault && !fs.existsSync(env.configFile)) {
+    const { config, credentialsFile } = writeDemoDeployment(env.configFile);
+    logger.info({ config: env.configFile, credentials: credentialsFile }, 'wrote a demo deployment config; client secrets are in the credentials file');
+    return config;
+  }
+  return loadDeployment(env.configFile);
+}
+
+/** Opens the store, builds the app and listens: everything `npm start` does. */
 export async function startGateway(env: Env, logger: Logger): Promise<Gateway> {
   if (env.databaseUrl) throw new Error('DATABASE_URL is set, but this build has only the embedded SQLite store; unset DATABASE_URL');
-  // The base URL depends on the port actually bound (PORT=0), so the app reads it through this holder.
-  const context = { baseUrl: env.baseUrl ?? '', store: undefined as unknown as Store };
+  const deployment = deploymentFor(env, logger);
+  let baseUrl = env.baseUrl ?? '';
   const store = await SqliteStore.open({
     file: path.join(env.dataDir, 'signpost.sqlite'),
-    indexer: (r) => indexEntries(r, context.baseUrl),
+    indexer: (r) => indexEntries(r, baseUrl),
     synchronous: env.sqliteSync,
   });
-  context.store = store;
-  const info = { baseUrl: '', version: packageVersion(), startedAt: new Date().toISOString() };
-  const app = createApp({ context, info, logger });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(env.port, env.host, () => resolve(s));
-    s.once('error', reject);
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : env.port;
-  const url = `http://${env.host.includes(':') ? `[${env.host}]` : env.host}:${port}`;
-  context.baseUrl = env.baseUrl ?? url;
-  info.baseUrl = context.baseUrl;
-  return {
-    server, store, url,
-    async stop() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
-      await store.close();
-    },
-  };
+  try {
+    const app = await buildApp({ deployment, store, dataDir: env.dataDir, baseUrl: () => baseUrl, logger });
+    const server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(env.port, env.host, () => resolve(s));
+      s.once('error', reject);
+    });
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : env.port;
+    const url = `http://${env.host.includes(':') ? `[${env.host}]` : env.host}:${port}`;
+    baseUrl = env.baseUrl ?? url;
+    return {
+      server, store, url,
+      async stop() {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await store.close();
+      },
+    };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { StoreTx } from '../store/store.js';
 import { dispatch, parseRequestUrl } from './dispatch.js';
 import { FhirError, operationOutcome, type Issue } from './errors.js';
-import type { Caller, FhirContext, FhirRequest, FhirResult } from './interaction.js';
+import { interactionCode, type Caller, type FhirContext, type FhirRequest, type FhirResult } from './interaction.js';
 import { create, findExisting, requireType, resultOf } from './resource-interactions.js';
 
 type Entry = fhir4.BundleEntry;
@@ -175,7 +175,8 @@ export async function batch(bundle: fhir4.Bundle, caller: Caller, ctx: FhirConte
           return undefined;
         });
       }
-      return responseEntry(await ctx.store.transaction((tx) => dispatch(req, tx, ctx)), ctx);
+      const info = { subtype: interactionCode(req), ...(req.type ? { type: req.type } : {}), ...(req.method === 'GET' ? { query: req.query.toString() } : {}) };
+      return responseEntry(await ctx.run(caller, info, (tx) => dispatch(req, tx, ctx)), ctx);
     } catch (e) {
       if (!(e instanceof FhirError)) throw e;
       const url = entry.request?.url;

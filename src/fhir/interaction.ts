@@ -1,17 +1,17 @@
-import type { Store, StoreTx } from '../store/store.js';
+import type { Scope } from '../auth/scopes.js';
+import type { Role } from '../config/deployment.js';
+import type { StoreTx } from '../store/store.js';
 
-/**
- * Who is asking. Every interaction receives it explicitly; until the identity issue lands the HTTP
- * layer passes the anonymous caller.
- */
+/** Who is asking: an authenticated client, its role and organisation, and the scopes its token grants. */
 export interface Caller {
   clientId: string;
-  role: string;
-  organization?: string;
-  scopes?: string[];
+  role: Role;
+  /** ODS code of the client's organisation. */
+  organization: string;
+  scopes: readonly Scope[];
+  /** The network address the request came from, for the audit trail. */
+  address?: string;
 }
-
-export const anonymousCaller: Caller = { clientId: 'anonymous', role: 'anonymous' };
 
 export type Prefer = 'minimal' | 'representation' | 'OperationOutcome';
 
@@ -39,10 +39,45 @@ export interface FhirResult {
   created?: boolean;
 }
 
+/** What is known of an interaction before it runs: enough to audit it even if it is refused. */
+export interface InteractionInfo {
+  /** http://hl7.org/fhir/restful-interaction code (read, vread, search-type, create, …) or an operation name. */
+  subtype: string;
+  type?: string;
+  /** The search or history query string. */
+  query?: string;
+  requestId?: string;
+  address?: string;
+}
+
+/**
+ * Runs one interaction for a caller inside one store transaction. The gateway's runner applies the
+ * access policy to the transaction it hands over and audits the interaction in the same commit.
+ */
+export type RunInteraction = (caller: Caller, info: InteractionInfo, fn: (tx: StoreTx) => Promise<FhirResult>) => Promise<FhirResult>;
+
 /** Settings every interaction needs from the deployment. */
 export interface FhirContext {
   baseUrl: string;
-  store: Store;
+  run: RunInteraction;
+}
+
+/** The restful-interaction code of a request, for the audit trail. */
+export function interactionCode(req: Pick<FhirRequest, 'method' | 'id' | 'versionId' | 'compartment'>): string {
+  switch (req.method) {
+    case 'GET':
+      if (req.compartment === '_history') return req.id === undefined ? 'history-type' : 'history-instance';
+      if (req.versionId !== undefined) return 'vread';
+      return req.id === undefined ? 'search-type' : 'read';
+    case 'POST':
+      return req.compartment === '_search' ? 'search-type' : 'create';
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    case 'DELETE':
+      return 'delete';
+  }
 }
 
 export type Interaction = (req: FhirRequest, tx: StoreTx, ctx: FhirContext) => Promise<FhirResult>;

@@ -1,26 +1,31 @@
-import express from 'express';
+import express, { type Router } from 'express';
+import helmet from 'helmet';
 import type { Logger } from 'pino';
-import type { ServerInfo } from '../fhir/capability.js';
 import { FhirError } from '../fhir/errors.js';
-import type { FhirContext } from '../fhir/interaction.js';
 import { errorHandler } from './errors.js';
-import { fhirRouter } from './fhir-routes.js';
+import { fhirRouter, type FhirRouterOptions } from './fhir-routes.js';
 import { requestContext } from './request-context.js';
 
 export interface AppOptions {
-  context: FhirContext;
-  info: ServerInfo;
+  fhir: FhirRouterOptions;
   logger: Logger;
+  /** Routes served at the root beside /fhir, such as the token endpoint. */
+  routes?: Router[];
 }
 
 /** The express application: no module state, so tests can run several side by side. */
-export function createApp({ context, info, logger }: AppOptions): express.Express {
+export function createApp({ fhir, logger, routes = [] }: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Loopback proxies (a local TLS terminator) may pass the client address on; nothing else is trusted.
+  app.set('trust proxy', 'loopback');
+  // An API serves no HTML: the strictest content security policy, and no cross-origin access (no CORS headers).
+  app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
   app.use(requestContext(logger));
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
-  app.use('/fhir', fhirRouter(context, info));
+  for (const r of routes) app.use(r);
+  app.use('/fhir', fhirRouter(fhir));
   app.use((req, _res, next) => next(new FhirError(404, 'not-found', `Nothing is served at ${req.method} ${req.path}`)));
   app.use(errorHandler(logger));
   return app;

@@ -1,13 +1,28 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { batch, transaction } from '../fhir/bundle.js';
 import { capabilityStatement, type ServerInfo } from '../fhir/capability.js';
 import { dispatch, parseRequestUrl } from '../fhir/dispatch.js';
 import { FhirError, operationOutcome } from '../fhir/errors.js';
-import { anonymousCaller, type FhirContext, type FhirRequest, type FhirResult, type Prefer } from '../fhir/interaction.js';
+import {
+  interactionCode, type Caller, type FhirContext, type FhirRequest, type FhirResult, type InteractionInfo, type Prefer,
+} from '../fhir/interaction.js';
 import { limitJsonDepth } from './json-depth.js';
 import { negotiateJson, requireBodyType, responseType } from './negotiation.js';
 
 export const BODY_LIMIT = 1024 * 1024;
+
+export interface FhirRouterOptions {
+  context: FhirContext;
+  info: ServerInfo;
+  /** Establishes res.locals.caller (the bearer-token check) or fails with a 401. */
+  authenticate: RequestHandler;
+  /** Public JSON served without a token under /fhir/.well-known/smart-configuration. */
+  smartConfiguration: () => unknown;
+  /** FHIR operations ($verify, …), served to authenticated callers before the REST interactions. */
+  operations?: express.Router[];
+  /** Records a request refused before any interaction ran (bad token, bad body, bad media type). */
+  auditRefusal: (caller: Caller | undefined, info: InteractionInfo, error: unknown) => Promise<void>;
+}
 
 /** Prefer header tokens (RFC 7240): return=… and handling=…. */
 function parsePrefer(header: string | undefined): { return?: Prefer; lenient: boolean } {
@@ -20,12 +35,17 @@ function parsePrefer(header: string | undefined): { return?: Prefer; lenient: bo
   return out;
 }
 
-function send(req: Request, res: Response, result: FhirResult, ctx: FhirContext): void {
+function header(req: Request, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function send(req: Request, res: Response, result: FhirResult, baseUrl: string): void {
   const v = result.version;
   if (v) {
     res.setHeader('ETag', `W/"${v.versionId}"`);
     res.setHeader('Last-Modified', new Date(v.lastUpdated).toUTCString());
-    if (result.created) res.setHeader('Location', `${ctx.baseUrl}/fhir/${v.type}/${v.id}/_history/${v.versionId}`);
+    if (result.created) res.setHeader('Location', `${baseUrl}/fhir/${v.type}/${v.id}/_history/${v.versionId}`);
   }
   const prefer = req.method === 'GET' ? undefined : parsePrefer(header(req, 'prefer')).return;
   res.status(result.status);
@@ -36,28 +56,36 @@ function send(req: Request, res: Response, result: FhirResult, ctx: FhirContext)
   res.type(responseType(req)).send(JSON.stringify(body));
 }
 
-function header(req: Request, name: string): string | undefined {
-  const v = req.headers[name];
-  return typeof v === 'string' ? v : undefined;
-}
-
 /** The query of the URL as sent (express's parser would fold repeated keys into arrays). */
 function rawQuery(req: Request): URLSearchParams {
   const i = req.originalUrl.indexOf('?');
   return new URLSearchParams(i < 0 ? '' : req.originalUrl.slice(i + 1));
 }
 
+function requestInfo(req: Request, res: Response, subtype: string, type?: string, query?: string): InteractionInfo {
+  return {
+    subtype,
+    ...(type ? { type } : {}),
+    ...(query ? { query } : {}),
+    requestId: String(res.getHeader('X-Request-Id') ?? ''),
+    ...(req.ip ? { address: req.ip } : {}),
+  };
+}
+
 /** The FHIR REST API under /fhir: HTTP is translated to FhirRequests and back, nothing more. */
-export function fhirRouter(ctx: FhirContext, info: ServerInfo): express.Router {
+export function fhirRouter({ context: ctx, info, authenticate, smartConfiguration, operations = [], auditRefusal }: FhirRouterOptions): express.Router {
   const router = express.Router();
-  const metadata = JSON.stringify(capabilityStatement(info));
+  const metadata = () => JSON.stringify(capabilityStatement(info));
 
   router.use(negotiateJson);
-  router.get('/metadata', (req, res) => void res.type(responseType(req)).send(metadata));
+  router.get('/metadata', (req, res) => void res.type(responseType(req)).send(metadata()));
+  router.get('/.well-known/smart-configuration', (_req, res) => void res.json(smartConfiguration()));
+  router.use(authenticate);
   router.use(requireBodyType);
   router.use(express.json({ type: ['application/json', 'application/fhir+json', 'application/json-patch+json'], limit: BODY_LIMIT }));
   router.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 1000 }));
   router.use(limitJsonDepth);
+  for (const op of operations) router.use(op);
 
   router.post('/', async (req, res, next) => {
     try {
@@ -65,11 +93,17 @@ export function fhirRouter(ctx: FhirContext, info: ServerInfo): express.Router {
       if (!bundle || bundle.resourceType !== 'Bundle' || (bundle.type !== 'transaction' && bundle.type !== 'batch')) {
         throw new FhirError(400, 'invalid', 'POST to the base takes a Bundle of type transaction or batch', 'Bundle.type');
       }
-      const caller = anonymousCaller;
-      const result = bundle.type === 'transaction'
-        ? await ctx.store.transaction((tx) => transaction(bundle, caller, tx, ctx))
-        : await batch(bundle, caller, ctx);
-      send(req, res, { status: 200, resource: result }, ctx);
+      const caller = res.locals.caller as Caller;
+      let result: FhirResult;
+      if (bundle.type === 'transaction') {
+        res.locals.audited = true;
+        result = await ctx.run(caller, requestInfo(req, res, 'transaction'), async (tx) =>
+          ({ status: 200, resource: await transaction(bundle, caller, tx, ctx) }));
+      } else {
+        // Each batch entry is its own audited interaction.
+        result = { status: 200, resource: await batch(bundle, caller, ctx) };
+      }
+      send(req, res, result, ctx.baseUrl);
     } catch (e) {
       next(e);
     }
@@ -85,23 +119,37 @@ export function fhirRouter(ctx: FhirContext, info: ServerInfo): express.Router {
           for (const one of Array.isArray(v) ? v : [v]) query.append(k, String(one));
         }
       }
-      const prefer = parsePrefer(header(req, 'prefer'));
       // HEAD is GET without the body, which express drops when sending.
       const method = (req.method === 'HEAD' ? 'GET' : req.method) as FhirRequest['method'];
-      const fhirReq: FhirRequest = { ...route, query, method, caller: anonymousCaller, lenient: prefer.lenient };
-      if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') fhirReq.body = req.body;
+      if (!['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) {
+        throw new FhirError(405, 'not-supported', `${method} is not a FHIR interaction`);
+      }
+      const caller = res.locals.caller as Caller;
+      const prefer = parsePrefer(header(req, 'prefer'));
+      const fhirReq: FhirRequest = { ...route, query, method, caller, lenient: prefer.lenient };
+      if (method === 'POST' || method === 'PUT' || method === 'PATCH') fhirReq.body = req.body;
       const ifMatch = header(req, 'if-match');
       const ifNoneExist = header(req, 'if-none-exist');
       if (ifMatch !== undefined) fhirReq.ifMatch = ifMatch;
       if (ifNoneExist !== undefined) fhirReq.ifNoneExist = ifNoneExist;
-      if (!['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) {
-        throw new FhirError(405, 'not-supported', `${method} is not a FHIR interaction`);
-      }
-      const result = await ctx.store.transaction((tx) => dispatch(fhirReq, tx, ctx));
-      send(req, res, result, ctx);
+      const code = interactionCode(fhirReq);
+      const searching = code === 'search-type' || code.startsWith('history');
+      res.locals.audited = true;
+      const result = await ctx.run(caller, requestInfo(req, res, code, route.type, searching ? query.toString() : undefined),
+        (tx) => dispatch(fhirReq, tx, ctx));
+      send(req, res, result, ctx.baseUrl);
     } catch (e) {
       next(e);
     }
+  });
+
+  // Refusals that happened before an interaction ran are audited here; the runner audits the rest.
+  router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (res.locals.audited) return next(err);
+    const route = parseRequestUrl(req.path);
+    const code = route ? interactionCode({ ...route, method: (req.method === 'HEAD' ? 'GET' : req.method) as FhirRequest['method'] }) : 'unknown';
+    auditRefusal(res.locals.caller as Caller | undefined, requestInfo(req, res, code ?? 'unknown', route?.type), err)
+      .then(() => next(err), () => next(err));
   });
   return router;
 }

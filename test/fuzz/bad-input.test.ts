@@ -10,8 +10,7 @@
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/http/app.js';
-import { BASE_URL, startTestGateway, type TestGateway } from '../fixtures/gateway.js';
+import { startTestGateway, type TestGateway } from '../fixtures/gateway.js';
 import {
   BASE_SEED, client, describeRequest, exchanger, runProperty, stats, storeProblems, versionCounter, type Client, type FuzzRequest,
   type ServerError,
@@ -29,17 +28,16 @@ let exchange: ReturnType<typeof exchanger>;
 const serverErrors = new Map<string, ServerError>();
 
 beforeAll(async () => {
-  gw = await startTestGateway();
-  // The fixture's app, built the same way over the same store, but with a logger that keeps the
-  // exception behind each 5xx so a failure can name its cause and distinct bugs can be told apart.
+  // The fixture's app with a logger that keeps the exception behind each 5xx, so that a failure can
+  // name its cause and distinct bugs can be told apart.
   const logger = pino({ level: 'error' }, {
     write(line: string) {
       const entry = JSON.parse(line) as { requestId?: string; err?: ServerError };
       if (entry.requestId && entry.err) serverErrors.set(entry.requestId, entry.err);
     },
   });
-  const app = createApp({ context: { baseUrl: BASE_URL, store: gw.store }, info: { baseUrl: BASE_URL, version: 'fuzz', startedAt: new Date().toISOString() }, logger });
-  api = await client(app);
+  gw = await startTestGateway(logger);
+  api = await client(gw.app);
   versions = versionCounter(gw);
   exchange = exchanger(api, versions, (id) => serverErrors.get(id));
   // Resources under fixed ids, so generators can aim at things that exist.

@@ -1,0 +1,38 @@
+import { CallerTx } from '../auth/caller-tx.js';
+import { FhirError } from '../fhir/errors.js';
+import type { Caller, InteractionInfo, RunInteraction } from '../fhir/interaction.js';
+import { formatInstant } from '../fhir/instant.js';
+import type { Store, StoreTx } from '../store/store.js';
+import { auditEventFor, type AuditOutcome } from './audit-event.js';
+import { appendAuditEvent } from './hash-chain.js';
+
+async function record(tx: StoreTx, baseUrl: string, caller: Caller | undefined, info: InteractionInfo, outcome: AuditOutcome): Promise<void> {
+  await appendAuditEvent(tx, auditEventFor(caller, info, outcome, formatInstant(Date.now() * 1000), baseUrl));
+}
+
+/** Audits a refusal or failure in a transaction of its own (the failed one has rolled back). */
+export async function auditRefusal(store: Store, baseUrl: string, caller: Caller | undefined, info: InteractionInfo, e: unknown): Promise<void> {
+  const status = e instanceof FhirError ? e.status : 500;
+  const description = e instanceof FhirError ? `${status} ${e.issues[0]?.diagnostics ?? ''}`.slice(0, 500) : '500 internal error';
+  await store.transaction((tx) => record(tx, baseUrl, caller, info, { outcome: status < 500 ? '4' : '8', description }));
+}
+
+/**
+ * How every FHIR interaction runs: in one store transaction, on the store as the caller may use it,
+ * with its AuditEvent written in that same transaction, so the response is only sent once the record
+ * of it is durable. A refused or failed interaction leaves nothing but its AuditEvent (outcome 4 or 8).
+ */
+export function auditedRunner(store: Store, baseUrl: () => string): RunInteraction {
+  return async (caller, info, fn) => {
+    try {
+      return await store.transaction(async (tx) => {
+        const result = await fn(new CallerTx(tx, caller, baseUrl()));
+        await record(tx, baseUrl(), caller, info, { outcome: '0', result });
+        return result;
+      });
+    } catch (e) {
+      await auditRefusal(store, baseUrl(), caller, info, e);
+      throw e;
+    }
+  };
+}

@@ -1,0 +1,102 @@
+import { provenanceFor } from '../audit/provenance.js';
+import { FhirError } from '../fhir/errors.js';
+import type { Caller } from '../fhir/interaction.js';
+import type {
+  ChainLink, HistoryPage, HistoryQuery, SearchPage, SearchQuery, Stored, StoreTx, WriteOptions,
+} from '../store/store.js';
+import { grantScope, requireAccess } from './access-policy.js';
+import { applyGrants } from './grants.js';
+import { minimisePatient } from './minimise.js';
+
+/**
+ * The store as one caller may use it. Every read, search, history listing and write of an interaction
+ * passes through here, so _include, _revinclude, paging and history can never show what a read would
+ * refuse: the same organisation filter is part of every query. Every write also records its grants and
+ * a Provenance in the same transaction, the one write path for clients.
+ */
+export class CallerTx implements StoreTx {
+  constructor(private readonly tx: StoreTx, private readonly caller: Caller, private readonly baseUrl: string) {}
+
+  /** The current version if the caller may see it; undefined otherwise (a 404, never a 403). */
+  private async visible(type: string, id: string): Promise<Stored | undefined> {
+    const org = grantScope(this.caller, type);
+    if (org === undefined) return this.tx.read(type, id);
+    const page = await this.tx.search({ type, sort: 'default', count: 1, filters: [{ kind: 'id', ids: [id] }, { kind: 'granted', org }] });
+    return page.matches[0];
+  }
+
+  /** What the caller receives of a stored version: community groups get the minimised Patient. */
+  private present(s: Stored): Stored {
+    if (this.caller.role !== 'community-asset' || s.type !== 'Patient') return s;
+    return { ...s, resource: minimisePatient(s.resource as fhir4.Patient) as Stored['resource'] };
+  }
+
+  async read(type: string, id: string): Promise<Stored | undefined> {
+    requireAccess(this.caller, type, 'read');
+    const s = await this.visible(type, id);
+    return s && this.present(s);
+  }
+
+  async vread(type: string, id: string, version: number): Promise<Stored | undefined> {
+    requireAccess(this.caller, type, 'read');
+    if (!(await this.visible(type, id))) return undefined;
+    const s = await this.tx.vread(type, id, version);
+    return s && this.present(s);
+  }
+
+  async search(query: SearchQuery): Promise<SearchPage> {
+    requireAccess(this.caller, query.type, 'search');
+    const org = grantScope(this.caller, query.type);
+    const page = await this.tx.search(org === undefined ? query : { ...query, filters: [...query.filters, { kind: 'granted', org }] });
+    return { ...page, matches: page.matches.map((s) => this.present(s)) };
+  }
+
+  async history(query: HistoryQuery): Promise<HistoryPage> {
+    const type = query.type ?? '*';
+    if (query.id !== undefined) {
+      requireAccess(this.caller, type, 'read');
+      if (!(await this.visible(type, query.id))) return { versions: [] };
+    } else requireAccess(this.caller, type, 'search');
+    const org = grantScope(this.caller, type);
+    const page = await this.tx.history(org === undefined || query.id !== undefined ? query : { ...query, granted: org });
+    return { ...page, versions: page.versions.map((s) => this.present(s)) };
+  }
+
+  async write(resource: fhir4.Resource & { id: string }, options: WriteOptions): Promise<Stored> {
+    const type = resource.resourceType;
+    const exists = options.expectVersion === 0 ? undefined : await this.tx.read(type, resource.id);
+    if (exists) {
+      requireAccess(this.caller, type, 'update');
+      if (!(await this.visible(type, resource.id))) throw new FhirError(404, 'not-found', `${type}/${resource.id} is not known`, `${type}.id`);
+    } else requireAccess(this.caller, type, 'create');
+    const stored = await this.tx.write(resource, options);
+    const orgs = await applyGrants(this.tx, stored, this.caller.organization, this.baseUrl);
+    const provenance = await this.tx.write(provenanceFor(stored, this.caller), { method: 'POST', expectVersion: 0 });
+    await this.tx.grant('Provenance', provenance.id, orgs);
+    return this.present(stored);
+  }
+
+  grant(type: string, id: string, orgs: readonly string[]): Promise<void> {
+    return this.tx.grant(type, id, orgs);
+  }
+
+  grantsOf(type: string, id: string): Promise<string[]> {
+    return this.tx.grantsOf(type, id);
+  }
+
+  claimOnce(scope: string, key: string, value: string, expiresAt: number): Promise<string | undefined> {
+    return this.tx.claimOnce(scope, key, value, expiresAt);
+  }
+
+  chainHead(): Promise<ChainLink | undefined> {
+    return this.tx.chainHead();
+  }
+
+  appendChain(link: ChainLink): Promise<void> {
+    return this.tx.appendChain(link);
+  }
+
+  chainLinks(afterSeq: number, limit: number): Promise<ChainLink[]> {
+    return this.tx.chainLinks(afterSeq, limit);
+  }
+}

@@ -1,0 +1,79 @@
+import { referenceTarget, valuesAt } from '../fhir/index-values.js';
+import type { Stored, StoreTx } from '../store/store.js';
+
+const ODS_SYSTEMS = ['https://fhir.nhs.uk/Id/ods-organization-code', 'https://fhir.nhs.uk/id/ods-organization-code'];
+
+/**
+ * Who may see what, derived from the references a resource carries (DESIGN.md "Roles"):
+ * - parties: the organisations a resource names as responsible (owner, requester, performer, recipient);
+ * - inherits: a resource that flows back for a request (an outcome, a message, a provenance record, a
+ *   child Task) is seen by whoever sees that request;
+ * - shares: the Patient, Consent and request a Task or referral is about are seen by whoever sees it.
+ * Plus the organisation of the client that wrote it. Grants only grow: a past party keeps its view.
+ */
+const PARTIES: Record<string, string[]> = {
+  Task: ['owner', 'requester'],
+  ServiceRequest: ['requester', 'performer'],
+  Communication: ['recipient', 'sender'],
+  Consent: ['organization'],
+  PractitionerRole: ['organization'],
+};
+const INHERITS: Record<string, string[]> = {
+  QuestionnaireResponse: ['basedOn'],
+  Observation: ['basedOn', 'derivedFrom'],
+  Communication: ['basedOn'],
+  Task: ['partOf'],
+  Provenance: ['target'],
+};
+const SHARES: Record<string, string[]> = {
+  ServiceRequest: ['subject', 'supportingInfo'],
+  Task: ['for', 'focus', 'basedOn'],
+};
+
+function targets(resource: fhir4.Resource, paths: string[] | undefined, baseUrl: string): string[] {
+  return (paths ?? []).flatMap((path) => valuesAt(resource, path)).flatMap((v) => {
+    const ref = (v as { reference?: unknown }).reference;
+    const t = typeof ref === 'string' ? referenceTarget(ref, baseUrl) : undefined;
+    return t ? [t] : [];
+  });
+}
+
+/** The ODS code behind a party reference: an Organization, or the organisation of a PractitionerRole. */
+async function organisationOf(tx: StoreTx, target: string, baseUrl: string, depth = 0): Promise<string | undefined> {
+  const [type = '', id = ''] = target.split('/');
+  const s = await tx.read(type, id);
+  if (!s) return undefined;
+  if (type === 'Organization') {
+    const ods = (s.resource as fhir4.Organization).identifier?.find((i) => ODS_SYSTEMS.includes(i.system ?? ''))?.value;
+    return ods ?? id;
+  }
+  if (type === 'PractitionerRole' && depth === 0) {
+    const org = targets(s.resource, ['organization'], baseUrl)[0];
+    return org ? organisationOf(tx, org, baseUrl, 1) : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Applies the grant rules after `stored` was written by a client of organisation `writer`, using the
+ * unguarded transaction (grants are the policy's own bookkeeping). Returns the organisations granted.
+ */
+export async function applyGrants(tx: StoreTx, stored: Stored, writer: string, baseUrl: string): Promise<string[]> {
+  const r = stored.resource;
+  const orgs = new Set<string>([writer]);
+  for (const t of targets(r, PARTIES[stored.type], baseUrl)) {
+    const ods = await organisationOf(tx, t, baseUrl);
+    if (ods) orgs.add(ods);
+  }
+  for (const t of targets(r, INHERITS[stored.type], baseUrl)) {
+    const [type = '', id = ''] = t.split('/');
+    for (const org of await tx.grantsOf(type, id)) orgs.add(org);
+  }
+  const granted = [...orgs];
+  await tx.grant(stored.type, stored.id, granted);
+  for (const t of targets(r, SHARES[stored.type], baseUrl)) {
+    const [type = '', id = ''] = t.split('/');
+    if (await tx.read(type, id)) await tx.grant(type, id, granted);
+  }
+  return granted;
+}

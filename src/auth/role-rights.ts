@@ -1,0 +1,33 @@
+import type { Role } from '../config/deployment.js';
+import { resourceTypes } from '../fhir/registry.js';
+import type { Permission, Scope } from './scopes.js';
+
+/**
+ * What each role may do, per resource type, before organisation scoping (DESIGN.md "Roles"). The
+ * letters are SMART v2 permissions: c create, r read, u update (and patch), s search (and history).
+ * Nobody deletes. Which instances a role sees is decided by grants (see access-policy.ts).
+ */
+const RIGHTS: Record<Role, Record<string, string>> = {
+  referrer: {
+    Patient: 'crus', Consent: 'crus', ServiceRequest: 'crus', Practitioner: 'crus', PractitionerRole: 'crus',
+    Task: 'rs', QuestionnaireResponse: 'rs', Observation: 'rs', Communication: 'crs', Provenance: 'rs',
+  },
+  'link-worker': {
+    Task: 'crus', ServiceRequest: 'rs', Patient: 'rs', Consent: 'rs', Practitioner: 'rs', PractitionerRole: 'rs',
+    QuestionnaireResponse: 'crus', Observation: 'rs', Communication: 'crs', Provenance: 'rs',
+  },
+  // A community group sees its own Tasks and a minimised Patient, nothing clinical.
+  'community-asset': { Task: 'rus', Patient: 'rs' },
+  auditor: Object.fromEntries(resourceTypes.map((d) => [d.type, 'rs'])),
+  commissioner: { MeasureReport: 'rs' },
+};
+
+/** Directory and definition resources: every authenticated client may read them, unscoped. */
+export const DIRECTORY_TYPES: ReadonlySet<string> = new Set(['Organization', 'Questionnaire', 'Measure']);
+
+/** The scopes a role can hold at most: what a token request is narrowed to. */
+export function roleScopes(role: Role): Scope[] {
+  const rights: Record<string, string> = { ...RIGHTS[role] };
+  for (const type of DIRECTORY_TYPES) rights[type] = [...new Set(`${rights[type] ?? ''}rs`)].join('');
+  return Object.entries(rights).map(([type, letters]) => ({ type, permissions: new Set([...letters] as Permission[]) }));
+}
