@@ -96,14 +96,16 @@ export class AccessTokens {
       this.cache.delete(token);
       return undefined;
     }
-    const payload = await this.verifySignature(token, now);
-    const caller = payload && callerOf(payload);
-    if (!caller || payload?.exp === undefined) return undefined;
-    this.remember(token, { caller, validUntil: (payload.exp + CLOCK_TOLERANCE_SECONDS) * 1000 });
+    const verified = await this.verifySignature(token, now);
+    const caller = verified && callerOf(verified.payload);
+    const exp = verified?.payload.exp;
+    if (!caller || exp === undefined) return undefined;
+    const expires = (exp + CLOCK_TOLERANCE_SECONDS) * 1000;
+    this.remember(token, { caller, validUntil: verified.previous ? Math.min(expires, this.previousKeyUntil) : expires });
     return caller;
   }
 
-  private async verifySignature(token: string, now: number): Promise<JWTPayload | undefined> {
+  private async verifySignature(token: string, now: number): Promise<{ payload: JWTPayload; previous: boolean } | undefined> {
     const options = {
       algorithms: ['HS256'],
       issuer: this.issuer(),
@@ -114,12 +116,12 @@ export class AccessTokens {
       currentDate: new Date(now),
     };
     try {
-      return (await jwtVerify(token, this.key, options)).payload;
+      return { payload: (await jwtVerify(token, this.key, options)).payload, previous: false };
     } catch (e) {
       if (!(e instanceof errors.JWSSignatureVerificationFailed) || !this.previousKey || now >= this.previousKeyUntil) return undefined;
     }
     try {
-      return (await jwtVerify(token, this.previousKey, options)).payload;
+      return { payload: (await jwtVerify(token, this.previousKey, options)).payload, previous: true };
     } catch {
       return undefined;
     }

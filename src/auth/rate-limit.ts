@@ -72,12 +72,18 @@ export class FailureLimiter {
 
   private makeRoom(now: number): void {
     if (this.failures.size < this.maxKeys) return;
-    // First forget keys whose failures have all aged out, then the least recently failing ones.
+    // Forget keys whose failures have all aged out, then the least recently failing keys that are not
+    // blocked, and blocked ones only as a last resort: a flood of fresh addresses cannot lift a block.
+    const blocked = (times: number[]) => times.filter((t) => t > now - this.windowMs).length >= this.maxFailures;
     for (const [key, times] of this.failures) {
       if ((times[times.length - 1] ?? 0) <= now - this.windowMs) this.failures.delete(key);
     }
+    for (const [key, times] of this.failures) {
+      if (this.failures.size < this.maxKeys) return;
+      if (!blocked(times)) this.failures.delete(key);
+    }
     for (const key of this.failures.keys()) {
-      if (this.failures.size < this.maxKeys) break;
+      if (this.failures.size < this.maxKeys) return;
       this.failures.delete(key);
     }
   }

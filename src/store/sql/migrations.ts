@@ -41,7 +41,7 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
           .addColumn('param', 'text', (c) => c.notNull())
           .addColumn('system', 'text')
           .addColumn('code', 'text', (c) => c.notNull()),
-        db.schema.createIndex('sp_token_lookup').on('sp_token').columns(['param', 'code', 'valid_to', 'valid_from', 'rid']),
+        db.schema.createIndex('sp_token_lookup').on('sp_token').columns(['param', 'code', 'rid', 'valid_to', 'valid_from']),
         db.schema.createIndex('sp_token_rid').on('sp_token').columns(['rid', 'valid_to']),
         db.schema.createTable('sp_reference')
           .addColumn('rid', big, (c) => c.notNull())
@@ -49,7 +49,7 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
           .addColumn('valid_to', big, (c) => c.notNull())
           .addColumn('param', 'text', (c) => c.notNull())
           .addColumn('target', 'text', (c) => c.notNull()),
-        db.schema.createIndex('sp_reference_lookup').on('sp_reference').columns(['param', 'target', 'valid_to', 'valid_from', 'rid']),
+        db.schema.createIndex('sp_reference_lookup').on('sp_reference').columns(['param', 'target', 'rid', 'valid_to', 'valid_from']),
         db.schema.createIndex('sp_reference_rid').on('sp_reference').columns(['rid', 'valid_to']),
         db.schema.createTable('sp_date')
           .addColumn('rid', big, (c) => c.notNull())
@@ -59,7 +59,7 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
           .addColumn('lo', big, (c) => c.notNull())
           .addColumn('hi', big, (c) => c.notNull()),
         db.schema.createIndex('sp_date_lookup').on('sp_date').columns(['param', 'lo', 'hi', 'valid_to', 'valid_from', 'rid']),
-        db.schema.createIndex('sp_date_rid').on('sp_date').columns(['rid', 'valid_to']),
+        db.schema.createIndex('sp_date_rid').on('sp_date').columns(['rid', 'param', 'valid_to']),
         db.schema.createTable('sp_string')
           .addColumn('rid', big, (c) => c.notNull())
           .addColumn('valid_from', big, (c) => c.notNull())
@@ -68,7 +68,7 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
           .addColumn('value', 'text', (c) => c.notNull())
           .addColumn('exact', 'text', (c) => c.notNull()),
         db.schema.createIndex('sp_string_lookup').on('sp_string').columns(['param', 'value', 'valid_to', 'valid_from', 'rid']),
-        db.schema.createIndex('sp_string_rid').on('sp_string').columns(['rid', 'valid_to']),
+        db.schema.createIndex('sp_string_rid').on('sp_string').columns(['rid', 'param', 'valid_to']),
         db.schema.createTable('unique_identifier')
           .addColumn('type', 'text', (c) => c.notNull())
           .addColumn('system', 'text', (c) => c.notNull())
@@ -108,6 +108,12 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
   },
 ];
 
+/*
+ * Index design. Token and reference lookups are (param, value, rid, validity): a driving filter reads its
+ * rids already in rid order (the default page order, so a page can stop early), and a filter probed for
+ * one candidate row seeks (param, value, rid) exactly, whatever the planner's statistics. The rid-first
+ * indexes serve closing a version's rows and probes of dates and strings.
+ */
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;
 
 /** Brings the schema up to date inside the caller's transaction. */

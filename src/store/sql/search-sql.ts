@@ -38,12 +38,16 @@ function indexRows(db: Kysely<Database>, table: IndexTable, param: string, asOf:
     .where('valid_to', '>', asOf).where('valid_from', '<=', asOf);
 }
 
-/** The rows (rid) an index-backed filter matches, or undefined for filters on the version row itself. */
+/** The rows (rid) a filter matches, as a subquery; undefined for filters on the version row itself. */
 function matchingRids(db: Kysely<Database>, type: string, f: Filter, asOf: Micros): RidQuery | undefined {
   const param = (name: string) => `${type}.${name}`;
   switch (f.kind) {
+    case 'id':
+      return db.selectFrom('resource').select('rid').where('type', '=', type).where('id', 'in', f.ids) as unknown as RidQuery;
+    case 'granted':
+      return db.selectFrom('access_grant').select('rid').where('org', '=', f.org) as unknown as RidQuery;
     case 'token':
-      return db.selectFrom('sp_token as t').select('t.rid').where('t.param', '=', param(f.param))
+      return (db.selectFrom('sp_token as t').select('t.rid').where('t.param', '=', param(f.param))
         .where('t.valid_to', '>', asOf).where('t.valid_from', '<=', asOf)
         .where((t) => t.or(f.values.map((v) => {
           const parts: Cond[] = [];
@@ -51,7 +55,7 @@ function matchingRids(db: Kysely<Database>, type: string, f: Filter, asOf: Micro
           if (v.system === null) parts.push(t('t.system', 'is', null));
           else if (v.system !== undefined) parts.push(t('t.system', '=', v.system));
           return t.and(parts);
-        })));
+        }))) as unknown as RidQuery);
     case 'reference':
       return indexRows(db, 'sp_reference', param(f.param), asOf).where('target', 'in', f.targets);
     case 'date':
@@ -61,33 +65,53 @@ function matchingRids(db: Kysely<Database>, type: string, f: Filter, asOf: Micro
         f.exact ? s('exact', '=', v) : s.and([s('value', '>=', v), s('value', '<', `${v}\uffff`)]))));
     case 'missing':
       return indexRows(db, ({ token: 'sp_token', reference: 'sp_reference', date: 'sp_date', string: 'sp_string' } as const)[f.index], param(f.param), asOf);
-    default:
+    case 'lastUpdated':
       return undefined;
   }
 }
 
+const negated = (f: Filter) => (f.kind === 'token' && f.not === true) || (f.kind === 'missing' && f.missing);
+
 /**
- * The versions of one type current at `asOf` that match every filter. Positive index filters are
- * intersected into one candidate set first: SQLite plans one such IN-list well, but not several.
+ * How likely a filter is to narrow the search a lot, lowest first: the most selective one drives the
+ * query through its index, the others are probed per candidate row. Ids and references name few
+ * resources; a status or a grant can match most of a table.
+ */
+function selectivity(f: Filter): number {
+  switch (f.kind) {
+    case 'id': return 0;
+    case 'reference': return 1;
+    case 'string': return 2;
+    case 'token': return f.param === 'identifier' || f.param === 'url' ? 2 : 4;
+    case 'date': return 3;
+    case 'granted': return 5;
+    default: return 6;
+  }
+}
+
+/**
+ * The versions of one type current at `asOf` that match every filter. One filter drives (an IN list
+ * SQLite walks in rid order, so a page can stop early); every other filter is a correlated EXISTS
+ * probe through the (rid) index of its table — a few rows per candidate, however common the value.
  */
 function filtered(db: Kysely<Database>, q: SearchQuery, asOf: Micros) {
-  const positive = q.filters.filter((f) => !(f.kind === 'token' && f.not) && !(f.kind === 'missing' && f.missing))
-    .map((f) => matchingRids(db, q.type, f, asOf)).filter((s) => s !== undefined);
+  // Unary plus keeps the planner off the (type, last_updated) index for this bound, which nearly every
+  // row meets; the driving filter or the (type, rid) order is the way in.
   let query = db.selectFrom('resource_version as v').where('v.type', '=', q.type)
-    .where('v.last_updated', '<=', asOf).where('v.valid_to', '>', asOf);
-  if (positive.length > 0) {
-    const [first, ...rest] = positive;
-    const candidates = rest.reduce((acc, s) => acc.intersect(s), first!);
-    query = query.where('v.rid', 'in', candidates);
-  }
+    .where(sql<number>`+${sql.ref('v.last_updated')}`, '<=', asOf).where('v.valid_to', '>', asOf);
+  const indexed = q.filters.filter((f) => f.kind !== 'lastUpdated' && !negated(f)).sort((a, b) => selectivity(a) - selectivity(b));
+  const driver = indexed[0];
+  if (driver) query = query.where('v.rid', 'in', matchingRids(db, q.type, driver, asOf)!);
   for (const f of q.filters) {
-    if (f.kind === 'id') query = query.where('v.id', 'in', f.ids);
-    else if (f.kind === 'granted') query = query.where('v.rid', 'in', db.selectFrom('access_grant').select('rid').where('org', '=', f.org));
-    else if (f.kind === 'lastUpdated') query = query.where((eb) => dateCondition(eb, 'v.last_updated', 'v.last_updated', f.prefix, f.range));
-    else if ((f.kind === 'token' && f.not) || (f.kind === 'missing' && f.missing)) {
-      const excluded = f.kind === 'token' ? matchingRids(db, q.type, { ...f, not: false }, asOf)! : matchingRids(db, q.type, f, asOf)!;
-      query = query.where('v.rid', 'not in', excluded);
+    if (f === driver) continue;
+    if (f.kind === 'lastUpdated') {
+      query = query.where((eb) => dateCondition(eb, 'v.last_updated', 'v.last_updated', f.prefix, f.range));
+      continue;
     }
+    // A negated filter probes for the rows it excludes (:missing=true excludes those with a value).
+    const probe = matchingRids(db, q.type, f.kind === 'token' ? { ...f, not: false } : f, asOf)!;
+    const correlated = probe.where(sql.ref('rid'), '=', sql.ref('v.rid'));
+    query = query.where((eb) => (negated(f) ? eb.not(eb.exists(correlated)) : eb.exists(correlated)));
   }
   return query;
 }
