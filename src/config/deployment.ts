@@ -104,6 +104,8 @@ export function writeDemoDeployment(file: string): { config: Deployment; credent
   };
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const credentialsFile = path.join(path.dirname(file), 'demo-credentials.json');
+  // A stale credentials file (its config was removed) is replaced: created anew so that mode 0600 holds.
+  fs.rmSync(credentialsFile, { force: true });
   fs.writeFileSync(credentialsFile, `${JSON.stringify({ clients: secrets }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   return { config, credentialsFile };

@@ -70,4 +70,41 @@ describe('the gateway process', () => {
     expect(p.err().trim().split('\n')).toHaveLength(1);
     expect(p.err()).toMatch(/^signpost: cannot start/);
   });
+
+  it('writes a demo config on first start, logging only its path, never a secret', async () => {
+    const p = startProcess({ PORT: '0' });
+    const line = await waitFor(() => p.out().split('\n').find((l) => l.includes('listening')));
+    const { url } = JSON.parse(line) as { url: string };
+    const wrote = p.out().split('\n').find((l) => l.includes('demo deployment config'));
+    expect(wrote).toBeDefined();
+    const { config, credentials } = JSON.parse(wrote!) as { config: string; credentials: string };
+    for (const f of [config, credentials]) expect(fs.statSync(f).mode & 0o777).toBe(0o600);
+    const creds = JSON.parse(fs.readFileSync(credentials, 'utf8')) as { clients: { clientId: string; secret: string }[] };
+    // A demo client can get a token with its secret, and the secret never reaches the log.
+    const gp = creds.clients.find((c) => c.clientId === 'demo-gp')!;
+    const token = await fetch(`${url}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${Buffer.from(`demo-gp:${gp.secret}`).toString('base64')}` },
+      body: 'grant_type=client_credentials',
+    });
+    expect(token.status).toBe(200);
+    const accessToken = ((await token.json()) as { access_token: string }).access_token;
+    await fetch(`${url}/fhir/Organization`, { headers: { Authorization: `Bearer ${accessToken}` } });
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    for (const c of creds.clients) expect(p.out()).not.toContain(c.secret);
+    expect(p.out()).not.toContain(accessToken);
+  });
+
+  it('refuses a bad deployment config with one line naming the field', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signpost-proc-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'config.json');
+    fs.writeFileSync(file, JSON.stringify({ clients: [{ clientId: 'x', role: 'admin', organization: 'A81001', secretSha256: 'a'.repeat(64) }], organizations: [] }));
+    const p = startProcess({ PORT: '0', SIGNPOST_CONFIG: file });
+    expect(await p.exited).toBe(1);
+    const lines = p.err().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/clients\[0\]\.role/);
+  });
 });
