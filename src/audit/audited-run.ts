@@ -7,7 +7,7 @@ import { auditEventFor, type AuditOutcome } from './audit-event.js';
 import { appendAuditEvent } from './hash-chain.js';
 
 async function record(tx: StoreTx, baseUrl: string, caller: Caller | undefined, info: InteractionInfo, outcome: AuditOutcome): Promise<void> {
-  await appendAuditEvent(tx, auditEventFor(caller, info, outcome, formatInstant(Date.now() * 1000), baseUrl));
+  await appendAuditEvent(tx, auditEventFor(caller, info, outcome, formatInstant(Date.now() * 1000), baseUrl), caller?.organization);
 }
 
 /** Audits a refusal or failure in a transaction of its own (the failed one has rolled back). */

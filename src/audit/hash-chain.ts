@@ -1,33 +1,58 @@
 import { createHash } from 'node:crypto';
+import { referenceTarget } from '../fhir/index-values.js';
+import { formatInstant } from '../fhir/instant.js';
 import type { Store, Stored, StoreTx } from '../store/store.js';
 
 /** Extension on each AuditEvent carrying the hash of the event before it. */
 export const PREVIOUS_HASH_URL = 'https://signpost.health/fhir/StructureDefinition/audit-previous-hash';
 const GENESIS = '0'.repeat(64);
 
-/** A link's hash covers the previous hash and the event exactly as stored (its JSON serialisation). */
-export function linkHash(previous: string, event: fhir4.Resource): string {
-  return createHash('sha256').update(previous).update('\n').update(JSON.stringify(event)).digest('hex');
+/** A link's hash covers the previous hash and the event exactly as stored (its JSON text). */
+export function linkHash(previous: string, json: string): string {
+  return createHash('sha256').update(previous).update('\n').update(json).digest('hex');
+}
+
+/** The references an event concerns, for search by patient and entity. */
+function entities(event: fhir4.AuditEvent): string[] {
+  return (event.entity ?? []).flatMap((e) => {
+    const t = e.what?.reference ? referenceTarget(e.what.reference, '') : undefined;
+    return t ? [t] : [];
+  });
 }
 
 /**
- * Writes an AuditEvent as the next link of the chain: it names the previous link's hash, and its own
- * hash is recorded beside it. Changing any stored event afterwards breaks its link or the next one.
+ * Appends an AuditEvent as the next link of the chain. Its position is its id; it names the previous
+ * link's hash, and its own hash (over that and its JSON) is stored beside it. Changing any stored
+ * event afterwards breaks its link or the next one's.
  */
-export async function appendAuditEvent(tx: StoreTx, event: fhir4.AuditEvent & { id: string }): Promise<Stored> {
-  const head = await tx.chainHead();
+export async function appendAuditEvent(tx: StoreTx, event: fhir4.AuditEvent, org: string | undefined): Promise<Stored> {
+  const head = await tx.auditHead();
+  const seq = (head?.seq ?? 0) + 1;
   const previous = head?.hash ?? GENESIS;
-  const linked = { ...event, extension: [...(event.extension ?? []), { url: PREVIOUS_HASH_URL, valueString: previous }] };
-  const stored = await tx.write(linked, { method: 'POST', expectVersion: 0 });
-  await tx.appendChain({ seq: (head?.seq ?? 0) + 1, eventId: stored.id, hash: linkHash(previous, stored.resource) });
-  return stored;
+  // The store's clock: recorded times increase along the chain, and each event is inside later snapshots.
+  const recorded = tx.now();
+  const resource = {
+    ...event,
+    id: String(seq),
+    meta: { versionId: '1', lastUpdated: formatInstant(recorded) },
+    recorded: formatInstant(recorded),
+    extension: [...(event.extension ?? []), { url: PREVIOUS_HASH_URL, valueString: previous }],
+  } as Stored['resource'] & fhir4.AuditEvent;
+  const json = JSON.stringify(resource);
+  await tx.appendAudit({
+    seq, json, hash: linkHash(previous, json), recorded,
+    outcome: resource.outcome ?? '0', subtype: resource.subtype?.[0]?.code ?? 'unknown',
+    ...(org !== undefined ? { org } : {}),
+    entities: entities(resource),
+  });
+  return { resource, type: 'AuditEvent', id: resource.id, version: 1, lastUpdated: recorded, method: 'POST' };
 }
 
 export type ChainVerdict =
   | { result: true; events: number }
   | { result: false; events: number; seq: number; eventId: string; reason: string };
 
-const BATCH = 500;
+const BATCH = 1000;
 
 /** Walks the whole chain from the first link, in read transactions of BATCH links, and reports the first break. */
 export async function verifyChain(store: Store): Promise<ChainVerdict> {
@@ -35,17 +60,20 @@ export async function verifyChain(store: Store): Promise<ChainVerdict> {
   let seq = 0;
   for (;;) {
     const step = await store.transaction(async (tx): Promise<ChainVerdict | 'more' | 'done'> => {
-      const links = await tx.chainLinks(seq, BATCH);
-      if (links.length === 0) return 'done';
+      const links = await tx.auditEntries(seq, BATCH);
       for (const link of links) {
-        const fail = (reason: string): ChainVerdict => ({ result: false, events: seq, seq: link.seq, eventId: link.eventId, reason });
-        if (link.seq !== seq + 1) return fail(`link ${seq + 1} is missing`);
-        const stored = await tx.vread('AuditEvent', link.eventId, 1);
-        if (!stored) return fail('the event is missing');
-        if ((await tx.read('AuditEvent', link.eventId))?.version !== 1) return fail('the event was changed after it was written');
-        const named = (stored.resource as fhir4.AuditEvent).extension?.find((e) => e.url === PREVIOUS_HASH_URL)?.valueString;
+        const fail = (reason: string): ChainVerdict => ({ result: false, events: seq, seq: link.seq, eventId: String(link.seq), reason });
+        if (link.seq !== seq + 1) return fail(`event ${seq + 1} is missing`);
+        let named: string | undefined;
+        try {
+          const event = JSON.parse(link.json) as fhir4.AuditEvent;
+          named = event.extension?.find((e) => e.url === PREVIOUS_HASH_URL)?.valueString;
+          if (event.id !== String(link.seq)) return fail('the event\'s id does not match its place in the chain');
+        } catch {
+          return fail('the event is not valid JSON');
+        }
         if (named !== previous) return fail('the event does not name the previous event\'s hash');
-        if (linkHash(previous, stored.resource) !== link.hash) return fail('the event\'s content does not match its recorded hash');
+        if (linkHash(previous, link.json) !== link.hash) return fail('the event\'s content does not match its recorded hash');
         previous = link.hash;
         seq = link.seq;
       }

@@ -2,10 +2,10 @@ import { provenanceFor } from '../audit/provenance.js';
 import { FhirError } from '../fhir/errors.js';
 import type { Caller } from '../fhir/interaction.js';
 import type {
-  ChainLink, HistoryPage, HistoryQuery, SearchPage, SearchQuery, Stored, StoreTx, WriteOptions,
+  AuditEntry, AuditHead, HistoryPage, HistoryQuery, SearchPage, SearchQuery, Stored, StoreTx, WriteOptions,
 } from '../store/store.js';
 import { grantScope, requireAccess } from './access-policy.js';
-import { applyGrants } from './grants.js';
+import { applyGrants, linkedReferences } from './grants.js';
 import { minimisePatient } from './minimise.js';
 
 /**
@@ -25,9 +25,14 @@ export class CallerTx implements StoreTx {
     return page.matches[0];
   }
 
+  /** Whether the caller sees only a minimised view of `type` (community groups, Patients). */
+  private minimised(type: string): boolean {
+    return this.caller.role === 'community-asset' && type === 'Patient';
+  }
+
   /** What the caller receives of a stored version: community groups get the minimised Patient. */
   private present(s: Stored): Stored {
-    if (this.caller.role !== 'community-asset' || s.type !== 'Patient') return s;
+    if (!this.minimised(s.type)) return s;
     return { ...s, resource: minimisePatient(s.resource as fhir4.Patient) as Stored['resource'] };
   }
 
@@ -46,6 +51,10 @@ export class CallerTx implements StoreTx {
 
   async search(query: SearchQuery): Promise<SearchPage> {
     requireAccess(this.caller, query.type, 'search');
+    // Searching a minimised view by what it hides (an NHS number, say) would reveal what it hides.
+    if (this.minimised(query.type) && query.filters.some((f) => f.kind !== 'id' && f.kind !== 'lastUpdated')) {
+      throw new FhirError(403, 'forbidden', `A ${this.caller.role} client may search ${query.type} only by _id and _lastUpdated`, query.type);
+    }
     const org = grantScope(this.caller, query.type);
     const page = await this.tx.search(org === undefined ? query : { ...query, filters: [...query.filters, { kind: 'granted', org }] });
     return { ...page, matches: page.matches.map((s) => this.present(s)) };
@@ -69,6 +78,16 @@ export class CallerTx implements StoreTx {
       requireAccess(this.caller, type, 'update');
       if (!(await this.visible(type, resource.id))) throw new FhirError(404, 'not-found', `${type}/${resource.id} is not known`, `${type}.id`);
     } else requireAccess(this.caller, type, 'create');
+    // Links the current version already has were checked when they were made (and a community group
+    // updating its Task need not see the parent Task it is part of).
+    const existing = new Set(exists ? linkedReferences(exists.resource, this.baseUrl).map((l) => l.target) : []);
+    for (const { target, path } of linkedReferences(resource, this.baseUrl)) {
+      if (existing.has(target)) continue;
+      const [refType = '', refId = ''] = target.split('/');
+      if (!(await this.tx.read(refType, refId)) || (grantScope(this.caller, refType) !== undefined && !(await this.visible(refType, refId)))) {
+        throw new FhirError(422, 'not-found', `${path} refers to ${target}, which is not known to this client`, path);
+      }
+    }
     const stored = await this.tx.write(resource, options);
     const orgs = await applyGrants(this.tx, stored, this.caller.organization, this.baseUrl);
     const provenance = await this.tx.write(provenanceFor(stored, this.caller), { method: 'POST', expectVersion: 0 });
@@ -88,15 +107,19 @@ export class CallerTx implements StoreTx {
     return this.tx.claimOnce(scope, key, value, expiresAt);
   }
 
-  chainHead(): Promise<ChainLink | undefined> {
-    return this.tx.chainHead();
+  now(): number {
+    return this.tx.now();
   }
 
-  appendChain(link: ChainLink): Promise<void> {
-    return this.tx.appendChain(link);
+  auditHead(): Promise<AuditHead | undefined> {
+    return this.tx.auditHead();
   }
 
-  chainLinks(afterSeq: number, limit: number): Promise<ChainLink[]> {
-    return this.tx.chainLinks(afterSeq, limit);
+  appendAudit(entry: AuditEntry): Promise<void> {
+    return this.tx.appendAudit(entry);
+  }
+
+  auditEntries(afterSeq: number, limit: number): ReturnType<StoreTx['auditEntries']> {
+    return this.tx.auditEntries(afterSeq, limit);
   }
 }

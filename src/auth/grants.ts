@@ -55,6 +55,18 @@ async function organisationOf(tx: StoreTx, target: string, baseUrl: string, dept
 }
 
 /**
+ * The references through which a write links a resource into others' visibility (shares and inherits),
+ * with the FHIRPath of each. A writer must see what it newly links to: otherwise naming another
+ * organisation's patient would open it to the writer, and naming another service's referral would
+ * attach the writer's data to it.
+ */
+export function linkedReferences(resource: fhir4.Resource, baseUrl: string): { target: string; path: string }[] {
+  const type = resource.resourceType;
+  return [...(SHARES[type] ?? []), ...(INHERITS[type] ?? [])].flatMap((path) =>
+    targets(resource, [path], baseUrl).map((target) => ({ target, path: `${type}.${path}` })));
+}
+
+/**
  * Applies the grant rules after `stored` was written by a client of organisation `writer`, using the
  * unguarded transaction (grants are the policy's own bookkeeping). Returns the organisations granted.
  */

@@ -8,9 +8,11 @@ import type { Permission, Scope } from './scopes.js';
  * Nobody deletes. Which instances a role sees is decided by grants (see access-policy.ts).
  */
 const RIGHTS: Record<Role, Record<string, string>> = {
+  // Updating Patient and Consent goes beyond DESIGN.md's list on purpose: a practice must be able to
+  // correct contact details and to record that a patient withdrew consent.
   referrer: {
     Patient: 'crus', Consent: 'crus', ServiceRequest: 'crus', Practitioner: 'crus', PractitionerRole: 'crus',
-    Task: 'rs', QuestionnaireResponse: 'rs', Observation: 'rs', Communication: 'crs', Provenance: 'rs',
+    Task: 'rs', QuestionnaireResponse: 'rs', Observation: 'rs', Communication: 'rs', Provenance: 'rs',
   },
   'link-worker': {
     Task: 'crus', ServiceRequest: 'rs', Patient: 'rs', Consent: 'rs', Practitioner: 'rs', PractitionerRole: 'rs',

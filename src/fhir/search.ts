@@ -1,5 +1,6 @@
 import type { Cursor, Stored, StoreTx } from '../store/store.js';
 import { encodeCursor } from './cursor.js';
+import { FhirError } from './errors.js';
 import { referenceTarget, valuesAt } from './index-values.js';
 import type { FhirContext, FhirRequest, FhirResult } from './interaction.js';
 import { searchParam } from './registry.js';
@@ -36,6 +37,19 @@ function includeTargets(page: Stored[], specs: IncludeSpec[], baseUrl: string): 
   return [...out];
 }
 
+/**
+ * An included resource the store refuses (a type the caller may not read: 403) is left out, as a
+ * resource outside its reach is: includes never turn a permitted search into a refusal.
+ */
+async function unlessRefused<T>(lookup: () => Promise<T>, fallback: T): Promise<T> {
+  try {
+    return await lookup();
+  } catch (e) {
+    if (e instanceof FhirError && e.status === 403) return fallback;
+    throw e;
+  }
+}
+
 async function included(tx: StoreTx, page: Stored[], includes: IncludeSpec[], revincludes: IncludeSpec[], baseUrl: string): Promise<Stored[]> {
   const seen = new Set(page.map((s) => `${s.type}/${s.id}`));
   const out: Stored[] = [];
@@ -48,7 +62,7 @@ async function included(tx: StoreTx, page: Stored[], includes: IncludeSpec[], re
   };
   for (const target of includeTargets(page, includes, baseUrl)) {
     const [type = '', id = ''] = target.split('/');
-    const s = await tx.read(type, id);
+    const s = await unlessRefused(() => tx.read(type, id), undefined);
     if (s) add(s);
   }
   const pageRefs = page.map((s) => `${s.type}/${s.id}`);
@@ -56,10 +70,10 @@ async function included(tx: StoreTx, page: Stored[], includes: IncludeSpec[], re
     if (pageRefs.length === 0) break;
     const targets = spec.targetType ? pageRefs.filter((r) => r.startsWith(`${spec.targetType}/`)) : pageRefs;
     if (targets.length === 0) continue;
-    const found = await tx.search({
+    const found = await unlessRefused(() => tx.search({
       type: spec.sourceType, sort: 'default', count: MAX_INCLUDED,
       filters: [{ kind: 'reference', param: spec.param, targets }],
-    });
+    }), { matches: [], asOf: 0 });
     found.matches.forEach(add);
   }
   return out;

@@ -67,11 +67,24 @@ export interface HistoryQuery {
   granted?: string;
 }
 
-export interface ChainLink {
+/**
+ * One AuditEvent in the append-only audit ledger. Its position in the chain is also its id; the store
+ * keeps its JSON exactly as hashed, and the columns and references it is searched by.
+ */
+export interface AuditEntry {
   seq: number;
-  eventId: string;
+  json: string;
   hash: string;
+  recorded: Micros;
+  outcome: string;
+  subtype: string;
+  /** ODS code of the acting organisation (absent for unauthenticated requests). */
+  org?: string;
+  /** Type/id of every resource and patient the event concerns. */
+  entities: string[];
 }
+
+export type AuditHead = Pick<AuditEntry, 'seq' | 'hash' | 'recorded'>;
 
 export interface HistoryPage {
   versions: Stored[];
@@ -117,11 +130,20 @@ export interface StoreTx {
    */
   claimOnce(scope: string, key: string, value: string, expiresAt: Micros): Promise<string | undefined>;
 
-  /** The newest link of the audit hash chain; the chain only grows inside write transactions. */
-  chainHead(): Promise<ChainLink | undefined>;
-  appendChain(link: ChainLink): Promise<void>;
-  /** Links after `afterSeq`, oldest first. */
-  chainLinks(afterSeq: number, limit: number): Promise<ChainLink[]>;
+  /**
+   * A commit timestamp from the store's clock: later than every lastUpdated handed out before, so that
+   * what is stamped with it falls inside every later search snapshot.
+   */
+  now(): Micros;
+
+  /**
+   * The audit ledger. AuditEvents are appended here (never through `write`) and are read, searched and
+   * listed in history like any other type; a ledger entry costs a fraction of a versioned resource.
+   */
+  auditHead(): Promise<AuditHead | undefined>;
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** Entries after `afterSeq`, oldest first, with the JSON and hash as stored. */
+  auditEntries(afterSeq: number, limit: number): Promise<Pick<AuditEntry, 'seq' | 'json' | 'hash'>[]>;
 }
 
 /**

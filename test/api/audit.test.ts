@@ -52,10 +52,10 @@ describe('audit trail', () => {
 
     // Tamper with one stored event directly in the database.
     const db = new Sqlite(gw.file);
-    const victim = db.prepare("SELECT rid, json FROM resource_version WHERE type = 'AuditEvent' ORDER BY rid LIMIT 1 OFFSET 2").get() as { rid: number; json: string };
+    const victim = db.prepare('SELECT seq, json FROM audit_event ORDER BY seq LIMIT 1 OFFSET 2').get() as { seq: number; json: string };
     const altered = JSON.parse(victim.json) as fhir4.AuditEvent;
-    altered.outcome = '4';
-    db.prepare('UPDATE resource_version SET json = ? WHERE rid = ?').run(JSON.stringify(altered), victim.rid);
+    altered.outcome = altered.outcome === '4' ? '0' : '4';
+    db.prepare('UPDATE audit_event SET json = ? WHERE seq = ?').run(JSON.stringify(altered), victim.seq);
     db.close();
     const broken = await auditor.get('/fhir/AuditEvent/$verify');
     const param = (name: string) => broken.body.parameter.find((p: { name: string }) => p.name === name);

@@ -175,7 +175,7 @@ export function storeContract(name: string, harness: () => StoreHarness): void {
   });
 }
 
-/** Grants, once-only claims and the audit chain: the primitives the access policy and audit stand on. */
+/** Grants, once-only claims and the audit ledger: the primitives the access policy and audit stand on. */
 export function storeSupportContract(name: string, harness: () => StoreHarness): void {
   describe(`Store contract (policy and audit support): ${name}`, () => {
     let h: StoreHarness;
@@ -220,16 +220,37 @@ export function storeSupportContract(name: string, harness: () => StoreHarness):
       expect(await store.transaction((tx) => tx.claimOnce('jti', 'client-a:2', 'again', far))).toBeUndefined();
     });
 
-    it('keeps the audit chain in order and reports its head', async () => {
-      expect(await store.transaction((tx) => tx.chainHead())).toBeUndefined();
-      await store.transaction(async (tx) => {
-        await tx.appendChain({ seq: 1, eventId: 'e1', hash: 'h1' });
-        await tx.appendChain({ seq: 2, eventId: 'e2', hash: 'h2' });
+    it('appends to the audit ledger, serving its events as read-only AuditEvents', async () => {
+      const event = (seq: number, patientRef: string, outcome = '0') => JSON.stringify({
+        resourceType: 'AuditEvent', id: String(seq), meta: { versionId: '1', lastUpdated: '2026-01-01T00:00:00.000000Z' },
+        type: { code: 'rest' }, subtype: [{ code: 'read' }], outcome, recorded: '2026-01-01T00:00:00Z',
+        agent: [{ requestor: true }], source: { observer: { display: 'x' } }, entity: [{ what: { reference: patientRef } }],
       });
-      await store.transaction((tx) => tx.appendChain({ seq: 3, eventId: 'e3', hash: 'h3' }));
-      expect(await store.transaction((tx) => tx.chainHead())).toEqual({ seq: 3, eventId: 'e3', hash: 'h3' });
-      expect((await store.transaction((tx) => tx.chainLinks(1, 10))).map((l) => l.eventId)).toEqual(['e2', 'e3']);
-      await expect(store.transaction((tx) => tx.appendChain({ seq: 3, eventId: 'dup', hash: 'x' }))).rejects.toThrow();
+      const t0 = await store.transaction(async (tx) => tx.now());
+      expect(await store.transaction((tx) => tx.auditHead())).toBeUndefined();
+      await store.transaction(async (tx) => {
+        tx.now();
+        tx.now();
+        await tx.appendAudit({ seq: 1, json: event(1, 'Patient/p1'), hash: 'h1', recorded: t0, outcome: '0', subtype: 'read', org: 'A81001', entities: ['Patient/p1'] });
+        await tx.appendAudit({ seq: 2, json: event(2, 'Patient/p2', '4'), hash: 'h2', recorded: t0 + 1, outcome: '4', subtype: 'search-type', entities: ['Patient/p2'] });
+      });
+      expect(await store.transaction((tx) => tx.auditHead())).toEqual({ seq: 2, hash: 'h2', recorded: t0 + 1 });
+      expect((await store.transaction((tx) => tx.auditEntries(1, 10))).map((e) => e.hash)).toEqual(['h2']);
+      const read = await store.transaction((tx) => tx.read('AuditEvent', '2'));
+      expect(read?.version).toBe(1);
+      expect((read?.resource as fhir4.AuditEvent).outcome).toBe('4');
+      const ids = async (filters: import('../../src/store/store.js').Filter[]) =>
+        (await store.transaction((tx) => tx.search({ type: 'AuditEvent', sort: 'default', count: 10, filters }))).matches.map((m) => m.id);
+      expect(await ids([{ kind: 'reference', param: 'patient', targets: ['Patient/p1'] }])).toEqual(['1']);
+      expect(await ids([{ kind: 'reference', param: 'agent', targets: ['Organization/A81001'] }])).toEqual(['1']);
+      expect(await ids([{ kind: 'token', param: 'outcome', values: [{ code: '4' }] }])).toEqual(['2']);
+      expect(await ids([{ kind: 'token', param: 'subtype', values: [{ code: 'read' }], not: true }])).toEqual(['2']);
+      expect(await ids([{ kind: 'lastUpdated', prefix: 'gt', range: { lo: t0, hi: t0 } }])).toEqual(['2']);
+      expect(await ids([{ kind: 'granted', org: 'A81001' }])).toEqual([]);
+      const hist = await store.transaction((tx) => tx.history({ type: 'AuditEvent', count: 10 }));
+      expect(hist.versions.map((v) => v.id)).toEqual(['2', '1']);
+      await expect(store.transaction((tx) => tx.write({ resourceType: 'AuditEvent', id: '9' } as fhir4.AuditEvent & { id: string }, { method: 'POST' }))).rejects.toThrow(/ledger/);
+      await expect(store.transaction((tx) => tx.appendAudit({ seq: 2, json: '{}', hash: 'x', recorded: t0 + 2, outcome: '0', subtype: 'read', entities: [] }))).rejects.toThrow();
     });
   });
 }

@@ -31,7 +31,8 @@ export interface Database {
   unique_identifier: { type: string; system: string; value: string; rid: number };
   access_grant: { rid: number; org: string };
   claim: { scope: string; key: string; value: string; expires_at: number };
-  audit_chain: { seq: number; event_id: string; hash: string };
+  audit_event: { seq: number; recorded: number; outcome: string; subtype: string; org: string | null; json: string; hash: string };
+  audit_entity: { ref: string; seq: number };
 }
 
 export type SqlDialect = 'sqlite' | 'postgres';

@@ -98,11 +98,23 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
           .addColumn('expires_at', big, (c) => c.notNull())
           .addPrimaryKeyConstraint('claim_pk', ['scope', 'key']),
         db.schema.createIndex('claim_expiry').on('claim').column('expires_at'),
-        // The AuditEvent hash chain, in the order events were written.
-        db.schema.createTable('audit_chain')
+        // The audit ledger: AuditEvents in chain order, each with its hash, and the references they concern.
+        db.schema.createTable('audit_event')
           .addColumn('seq', big, (c) => c.primaryKey())
-          .addColumn('event_id', 'text', (c) => c.notNull())
+          .addColumn('recorded', big, (c) => c.notNull())
+          .addColumn('outcome', 'text', (c) => c.notNull())
+          .addColumn('subtype', 'text', (c) => c.notNull())
+          .addColumn('org', 'text')
+          .addColumn('json', 'text', (c) => c.notNull())
           .addColumn('hash', 'text', (c) => c.notNull()),
+        db.schema.createIndex('audit_event_org').on('audit_event').columns(['org', 'seq']),
+        (() => {
+          const t = db.schema.createTable('audit_entity')
+            .addColumn('ref', 'text', (c) => c.notNull())
+            .addColumn('seq', big, (c) => c.notNull())
+            .addPrimaryKeyConstraint('audit_entity_pk', ['ref', 'seq']);
+          return dialect === 'sqlite' ? t.modifyEnd(sql`without rowid`) : t;
+        })(),
       ];
     },
   },

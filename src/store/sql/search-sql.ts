@@ -12,7 +12,7 @@ type RidQuery = SelectQueryBuilder<Database, any, { rid: number }>;
  * A FHIR date comparison of a stored range [lo, hi] against a search range p, as the R4 search page
  * defines the prefixes (http://hl7.org/fhir/R4/search.html#prefix), all bounds inclusive.
  */
-function dateCondition<E extends ExpressionBuilder<any, any>>(
+export function dateCondition<E extends ExpressionBuilder<any, any>>(
   eb: E, lo: string, hi: string, prefix: DatePrefix, p: MicroRange,
 ): Cond {
   const within = eb.and([eb(eb.ref(lo), '>=', p.lo), eb(eb.ref(hi), '<=', p.hi)]);

@@ -1,13 +1,14 @@
-import type { Kysely } from 'kysely';
+import type { CompiledQuery, Kysely } from 'kysely';
 import type { IndexEntries } from '../../fhir/index-values.js';
 import { formatInstant, type MonotonicClock } from '../../fhir/instant.js';
 import {
-  type ChainLink,
+  type AuditEntry, type AuditHead,
   UniqueIdentifierConflict, VersionConflict, type HistoryPage, type HistoryQuery, type SearchPage, type SearchQuery,
   type Stored, type StoreTx, type WriteOptions,
 } from '../store.js';
 import { OPEN_ENDED, type Database, type SqlRunner } from './database.js';
 import type { QueryCache } from './query-cache.js';
+import { auditCountQuery, auditHistoryQuery, auditSearchQuery } from './audit-sql.js';
 import { searchCountQuery, searchPageQuery } from './search-sql.js';
 
 export type Indexer = (resource: fhir4.Resource) => IndexEntries;
@@ -27,6 +28,9 @@ function toStored(row: VersionRow): Stored {
 /** A slot standing where the builder expects a number (slots are placeholders, typed by what fills them). */
 const num = ($: (name: string) => string, name: string) => $(name) as unknown as number;
 
+/** AuditEvents live in the audit ledger rather than in the resource tables. */
+const AUDIT = 'AuditEvent';
+
 /** Rows per multi-row INSERT: well under SQLite's 32,766 bound-parameter limit. */
 const INSERT_CHUNK = 200;
 
@@ -41,6 +45,7 @@ export class SqlStoreTx implements StoreTx {
   ) {}
 
   async read(type: string, id: string): Promise<Stored | undefined> {
+    if (type === AUDIT) return (await this.auditRows(auditHistoryQuery(this.db, { id, count: 1 })))[0];
     const rows = await this.sql.all<VersionRow>(this.queries.get('read', ($) => this.db.selectFrom('resource as r')
       .innerJoin('resource_version as v', (j) => j.onRef('v.rid', '=', 'r.rid').onRef('v.version', '=', 'r.version'))
       .select(['r.rid', 'r.id', 'v.version', 'v.last_updated', 'v.method', 'v.json'])
@@ -49,6 +54,7 @@ export class SqlStoreTx implements StoreTx {
   }
 
   async vread(type: string, id: string, version: number): Promise<Stored | undefined> {
+    if (type === AUDIT) return version === 1 ? this.read(type, id) : undefined;
     const rows = await this.sql.all<VersionRow>(this.queries.get('vread', ($) => this.db.selectFrom('resource_version as v')
       .select(['v.rid', 'v.id', 'v.version', 'v.last_updated', 'v.method', 'v.json'])
       .where('v.type', '=', $('type')).where('v.id', '=', $('id')).where('v.version', '=', num($, 'version')),
@@ -58,6 +64,7 @@ export class SqlStoreTx implements StoreTx {
 
   async write(input: fhir4.Resource & { id: string }, options: WriteOptions): Promise<Stored> {
     const type = input.resourceType;
+    if (type === AUDIT) throw new Error('AuditEvents are appended to the audit ledger, not written as resources');
     const existing = (await this.sql.all<{ rid: number; version: number }>(this.queries.get('current', ($) =>
       this.db.selectFrom('resource').select(['rid', 'version']).where('type', '=', $('type')).where('id', '=', $('id')),
     { type, id: input.id })))[0];
@@ -144,6 +151,7 @@ export class SqlStoreTx implements StoreTx {
 
   async search(query: SearchQuery): Promise<SearchPage> {
     const asOf = query.asOf ?? this.clock.current();
+    if (query.type === AUDIT) return this.searchAudit(query, asOf);
     const rows = await this.sql.all<VersionRow>(searchPageQuery(this.db, query, asOf));
     const more = rows.length > query.count;
     const matches = rows.slice(0, query.count).map(toStored);
@@ -159,7 +167,23 @@ export class SqlStoreTx implements StoreTx {
     return page;
   }
 
+  private async searchAudit(query: SearchQuery, asOf: number): Promise<SearchPage> {
+    const rows = await this.auditRows(auditSearchQuery(this.db, query, asOf));
+    const matches = rows.slice(0, query.count);
+    const last = matches.at(-1);
+    const page: SearchPage = { matches, asOf };
+    if (rows.length > query.count && last) page.next = { key: Number(last.id), rid: Number(last.id) };
+    if (query.total) page.total = Number((await this.sql.all<{ n: number }>(auditCountQuery(this.db, query, asOf)))[0]?.n ?? 0);
+    return page;
+  }
+
   async history(query: HistoryQuery): Promise<HistoryPage> {
+    if (query.type === AUDIT) {
+      const rows = await this.auditRows(auditHistoryQuery(this.db, query));
+      const versions = rows.slice(0, query.count);
+      const last = versions.at(-1);
+      return rows.length > query.count && last ? { versions, next: last.lastUpdated } : { versions };
+    }
     let q = this.db.selectFrom('resource_version as v')
       .select(['v.rid', 'v.id', 'v.version', 'v.last_updated', 'v.method', 'v.json']);
     if (query.type) q = q.where('v.type', '=', query.type);
@@ -209,22 +233,40 @@ export class SqlStoreTx implements StoreTx {
     return undefined;
   }
 
-  async chainHead(): Promise<ChainLink | undefined> {
-    const rows = await this.sql.all<{ seq: number; event_id: string; hash: string }>(this.queries.get('chain-head', ($) =>
-      this.db.selectFrom('audit_chain').select(['seq', 'event_id', 'hash']).orderBy('seq', 'desc').limit(num($, 'one')), { one: 1 }));
+  now(): number {
+    return this.clock.next();
+  }
+
+  async auditHead(): Promise<AuditHead | undefined> {
+    const rows = await this.sql.all<{ seq: number; hash: string; recorded: number }>(this.queries.get('audit-head', ($) =>
+      this.db.selectFrom('audit_event').select(['seq', 'hash', 'recorded']).orderBy('seq', 'desc').limit(num($, 'one')), { one: 1 }));
     const r = rows[0];
-    return r && { seq: Number(r.seq), eventId: r.event_id, hash: r.hash };
+    return r && { seq: Number(r.seq), hash: r.hash, recorded: Number(r.recorded) };
   }
 
-  async appendChain(link: ChainLink): Promise<void> {
-    await this.sql.run(this.queries.get('chain-append', ($) => this.db.insertInto('audit_chain')
-      .values({ seq: num($, 'seq'), event_id: $('id'), hash: $('hash') }), { seq: link.seq, id: link.eventId, hash: link.hash }));
+  async appendAudit(e: AuditEntry): Promise<void> {
+    await this.sql.run(this.queries.get('audit-append', ($) => this.db.insertInto('audit_event').values({
+      seq: num($, 'seq'), recorded: num($, 'recorded'), outcome: $('outcome'), subtype: $('subtype'),
+      org: $('org'), json: $('json'), hash: $('hash'),
+    }), { seq: e.seq, recorded: e.recorded, outcome: e.outcome, subtype: e.subtype, org: e.org ?? null, json: e.json, hash: e.hash }));
+    for (const ref of new Set(e.entities)) {
+      await this.sql.run(this.queries.get('audit-entity', ($) => this.db.insertInto('audit_entity')
+        .values({ ref: $('ref'), seq: num($, 'seq') }), { ref, seq: e.seq }));
+    }
   }
 
-  async chainLinks(afterSeq: number, limit: number): Promise<ChainLink[]> {
-    const rows = await this.sql.all<{ seq: number; event_id: string; hash: string }>(this.queries.get('chain-links', ($) =>
-      this.db.selectFrom('audit_chain').select(['seq', 'event_id', 'hash']).where('seq', '>', num($, 'after'))
+  async auditEntries(afterSeq: number, limit: number): Promise<Pick<AuditEntry, 'seq' | 'json' | 'hash'>[]> {
+    const rows = await this.sql.all<{ seq: number; json: string; hash: string }>(this.queries.get('audit-entries', ($) =>
+      this.db.selectFrom('audit_event').select(['seq', 'json', 'hash']).where('seq', '>', num($, 'after'))
         .orderBy('seq').limit(num($, 'limit')), { after: afterSeq, limit }));
-    return rows.map((r) => ({ seq: Number(r.seq), eventId: r.event_id, hash: r.hash }));
+    return rows.map((r) => ({ seq: Number(r.seq), json: r.json, hash: r.hash }));
+  }
+
+  private async auditRows(query: CompiledQuery): Promise<Stored[]> {
+    const rows = await this.sql.all<{ seq: number; recorded: number; json: string }>(query);
+    return rows.map((r) => ({
+      resource: JSON.parse(r.json) as Stored['resource'], type: AUDIT, id: String(r.seq), version: 1,
+      lastUpdated: Number(r.recorded), method: 'POST',
+    }));
   }
 }
