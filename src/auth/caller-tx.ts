@@ -19,10 +19,7 @@ export class CallerTx implements StoreTx {
 
   /** The current version if the caller may see it; undefined otherwise (a 404, never a 403). */
   private async visible(type: string, id: string): Promise<Stored | undefined> {
-    const org = grantScope(this.caller, type);
-    if (org === undefined) return this.tx.read(type, id);
-    const page = await this.tx.search({ type, sort: 'default', count: 1, filters: [{ kind: 'id', ids: [id] }, { kind: 'granted', org }] });
-    return page.matches[0];
+    return this.tx.read(type, id, grantScope(this.caller, type));
   }
 
   /** Whether the caller sees only a minimised view of `type` (community groups, Patients). */
@@ -36,8 +33,9 @@ export class CallerTx implements StoreTx {
     return { ...s, resource: minimisePatient(s.resource as fhir4.Patient) as Stored['resource'] };
   }
 
-  async read(type: string, id: string): Promise<Stored | undefined> {
+  async read(type: string, id: string, granted?: string): Promise<Stored | undefined> {
     requireAccess(this.caller, type, 'read');
+    if (granted !== undefined && granted !== this.caller.organization) return undefined;
     const s = await this.visible(type, id);
     return s && this.present(s);
   }

@@ -112,7 +112,8 @@ export interface WriteOptions {
 }
 
 export interface StoreTx {
-  read(type: string, id: string): Promise<Stored | undefined>;
+  /** The current version; with `granted`, only if that organisation has been granted the resource. */
+  read(type: string, id: string, granted?: string): Promise<Stored | undefined>;
   vread(type: string, id: string, version: number): Promise<Stored | undefined>;
   /** Writes a new version (version 1 when the id is new), assigning versionId and lastUpdated. */
   write(resource: fhir4.Resource & { id: string }, options: WriteOptions): Promise<Stored>;

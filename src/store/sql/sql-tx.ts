@@ -1,4 +1,4 @@
-import type { CompiledQuery, Kysely } from 'kysely';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { IndexEntries } from '../../fhir/index-values.js';
 import { formatInstant, type MonotonicClock } from '../../fhir/instant.js';
 import {
@@ -44,12 +44,16 @@ export class SqlStoreTx implements StoreTx {
     private readonly indexer: Indexer,
   ) {}
 
-  async read(type: string, id: string): Promise<Stored | undefined> {
-    if (type === AUDIT) return (await this.auditRows(auditHistoryQuery(this.db, { id, count: 1 })))[0];
-    const rows = await this.sql.all<VersionRow>(this.queries.get('read', ($) => this.db.selectFrom('resource as r')
+  async read(type: string, id: string, granted?: string): Promise<Stored | undefined> {
+    if (type === AUDIT) return granted === undefined ? (await this.auditRows(auditHistoryQuery(this.db, { id, count: 1 })))[0] : undefined;
+    const current = ($: (name: string) => string) => this.db.selectFrom('resource as r')
       .innerJoin('resource_version as v', (j) => j.onRef('v.rid', '=', 'r.rid').onRef('v.version', '=', 'r.version'))
       .select(['r.rid', 'r.id', 'v.version', 'v.last_updated', 'v.method', 'v.json'])
-      .where('r.type', '=', $('type')).where('r.id', '=', $('id')), { type, id }));
+      .where('r.type', '=', $('type')).where('r.id', '=', $('id'));
+    const rows = await this.sql.all<VersionRow>(granted === undefined
+      ? this.queries.get('read', current, { type, id })
+      : this.queries.get('read-granted', ($) => current($).where((eb) => eb.exists(this.db.selectFrom('access_grant as g')
+        .select('g.rid').where('g.org', '=', $('org')).where('g.rid', '=', sql.ref<number>('r.rid')))), { type, id, org: granted }));
     return rows[0] && toStored(rows[0]);
   }
 
