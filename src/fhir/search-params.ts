@@ -80,7 +80,7 @@ function parseIncludeSpec(key: string, raw: string, mustBeType?: string): Includ
   return { sourceType, param, ...(targetType ? { targetType } : {}) };
 }
 
-function parseParamFilter(type: string, def: SearchParamDef, key: string, modifier: string | undefined, value: string, baseUrl: string): Filter {
+function parseParamFilter(def: SearchParamDef, key: string, modifier: string | undefined, value: string, baseUrl: string): Filter {
   if (modifier === 'missing') {
     if (value !== 'true' && value !== 'false') throw bad(key, `${key} takes true or false`);
     return { kind: 'missing', param: def.name, index: def.type, missing: value === 'true' };
@@ -209,7 +209,7 @@ export function parseSearch(type: string, params: URLSearchParams, opts: { lenie
           }
           understood = false;
         } else {
-          filters.push(parseParamFilter(type, def, key, modifier, value, opts.baseUrl));
+          filters.push(parseParamFilter(def, key, modifier, value, opts.baseUrl));
         }
       }
     }
