@@ -35,3 +35,26 @@ describe('SQLite group commit', () => {
     }
   });
 });
+
+describe('SQLite checkpoints', () => {
+  it('are made by the background connection, not by commits: the WAL is copied into the database within moments', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signpost-store-'));
+    const file = path.join(dir, 'store.sqlite');
+    const store = await SqliteStore.open({ file, indexer: (r) => indexEntries(r, 'http://x') });
+    try {
+      for (let b = 0; b < 5; b++) {
+        await store.transaction(async (tx) => {
+          for (let i = 0; i < 500; i++) await tx.write({ resourceType: 'Patient', id: `p${b}-${i}`, name: [{ family: 'x'.repeat(200) }] } as fhir4.Patient & { id: string }, { method: 'POST' });
+        });
+      }
+      // Commits alone never checkpoint (wal_autocheckpoint = 0): only a checkpoint copies pages into the
+      // database file, so the file growing past the first pages shows the background connection at work.
+      const deadline = Date.now() + 2000;
+      while (fs.statSync(file).size < 1_000_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(fs.statSync(file).size).toBeGreaterThan(1_000_000);
+    } finally {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

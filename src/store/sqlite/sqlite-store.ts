@@ -7,6 +7,7 @@ import type { Store, StoreTx } from '../store.js';
 import { queryBuilder, type Database, type SqlRunner } from '../sql/database.js';
 import { migrate } from '../sql/migrations.js';
 import { QueryCache } from '../sql/query-cache.js';
+import { Checkpointer } from './checkpointer.js';
 import { SqlStoreTx, type Indexer } from '../sql/sql-tx.js';
 
 export interface SqliteStoreOptions {
@@ -43,7 +44,7 @@ interface Settle {
  * before that fsync began once it completes. The event loop keeps serving (and the next batches keep
  * committing) while the disk flushes, and no promise settles before its data is on disk. Checkpoints
  * still sync the WAL before copying it and the database after (SQLite's NORMAL rules), so data that
- * leaves the WAL stays durable.
+ * leaves the WAL stays durable; they run on a worker thread of their own (checkpointer.ts).
  */
 export class SqliteStore implements Store {
   private readonly conn: Sqlite.Database;
@@ -63,6 +64,7 @@ export class SqliteStore implements Store {
   /** Settlements of committed batches waiting for the next fsync, and whether one is running. */
   private awaitingSync: Settle[] = [];
   private syncing: Promise<void> | undefined;
+  private checkpointer: Checkpointer | undefined;
 
   private constructor(private readonly options: SqliteStoreOptions) {
     fs.mkdirSync(path.dirname(options.file), { recursive: true });
@@ -70,6 +72,8 @@ export class SqliteStore implements Store {
     this.conn.pragma('journal_mode = WAL');
     this.conn.pragma('synchronous = NORMAL');
     this.conn.pragma('busy_timeout = 5000');
+    // Checkpoints run on a worker thread (checkpointer.ts), not inside our commits.
+    this.conn.pragma('wal_autocheckpoint = 0');
     this.durable = options.synchronous !== 'normal';
     this.db = queryBuilder('sqlite');
     this.maxBatch = options.maxBatch ?? 256;
@@ -99,6 +103,7 @@ export class SqliteStore implements Store {
       store.clock.observe(Number(rows[0]?.t ?? 0));
       // The WAL file exists from the first commit on and keeps its inode while this connection is open.
       if (store.durable) store.walFd = fs.openSync(`${options.file}-wal`, 'r');
+      store.checkpointer = new Checkpointer(options.file);
     } catch (e) {
       if (store.conn.inTransaction) store.control.rollback.run();
       store.conn.close();
@@ -191,6 +196,7 @@ export class SqliteStore implements Store {
     this.closed = true;
     await this.idle;
     await this.syncing;
+    await this.checkpointer?.stop();
     if (this.walFd !== undefined) fs.closeSync(this.walFd);
     this.conn.close();
   }
