@@ -15,6 +15,8 @@ import type { Env } from './config/env.js';
 import { loadDeployment, writeDemoDeployment, type Deployment } from './config/deployment.js';
 import { materialiseOrganizations } from './config/organizations.js';
 import { indexEntries } from './fhir/index-values.js';
+import { intakeRules } from './referral/intake.js';
+import { loadReferralReasons } from './referral/reasons.js';
 import { createApp } from './http/app.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
@@ -26,9 +28,13 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+/** The package's root: src/.. under tsx, dist/.. when compiled. */
+function packageRoot(): string {
+  return path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+}
+
 function packageVersion(): string {
-  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'package.json');
-  return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+  return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 export interface AppParts {
@@ -50,9 +56,10 @@ export async function buildApp(parts: AppParts): Promise<Express> {
     ...(loadPreviousSigningKey(parts.dataDir) ? { previousKey: loadPreviousSigningKey(parts.dataDir)! } : {}),
     issuer: baseUrl,
   });
+  const rules = intakeRules({ deployment, reasons: loadReferralReasons(path.join(packageRoot(), 'profiles')) });
   const context = {
     get baseUrl() { return baseUrl(); },
-    run: auditedRunner(store, baseUrl),
+    run: auditedRunner(store, baseUrl, rules),
   };
   const info = { get baseUrl() { return baseUrl(); }, version: parts.version ?? packageVersion(), startedAt: new Date().toISOString() };
   return createApp({

@@ -1,4 +1,5 @@
 import { CallerTx } from '../auth/caller-tx.js';
+import type { WriteRulesByType } from '../auth/write-rules.js';
 import { FhirError } from '../fhir/errors.js';
 import type { Caller, InteractionInfo, RunInteraction } from '../fhir/interaction.js';
 import { formatInstant } from '../fhir/instant.js';
@@ -22,11 +23,11 @@ export async function auditRefusal(store: Store, baseUrl: string, caller: Caller
  * with its AuditEvent written in that same transaction, so the response is only sent once the record
  * of it is durable. A refused or failed interaction leaves nothing but its AuditEvent (outcome 4 or 8).
  */
-export function auditedRunner(store: Store, baseUrl: () => string): RunInteraction {
+export function auditedRunner(store: Store, baseUrl: () => string, rules: WriteRulesByType = {}): RunInteraction {
   return async (caller, info, fn) => {
     try {
       return await store.transaction(async (tx) => {
-        const result = await fn(new CallerTx(tx, caller, baseUrl()));
+        const result = await fn(new CallerTx(tx, caller, baseUrl(), rules));
         await record(tx, baseUrl(), caller, info, { outcome: '0', result });
         return result;
       });

@@ -7,6 +7,7 @@ import type {
 import { grantScope, requireAccess } from './access-policy.js';
 import { applyGrants, linkedReferences } from './grants.js';
 import { minimisePatient } from './minimise.js';
+import type { WriteRulesByType } from './write-rules.js';
 
 /**
  * The store as one caller may use it. Every read, search, history listing and write of an interaction
@@ -15,7 +16,12 @@ import { minimisePatient } from './minimise.js';
  * a Provenance in the same transaction, the one write path for clients.
  */
 export class CallerTx implements StoreTx {
-  constructor(private readonly tx: StoreTx, private readonly caller: Caller, private readonly baseUrl: string) {}
+  constructor(
+    private readonly tx: StoreTx,
+    private readonly caller: Caller,
+    private readonly baseUrl: string,
+    private readonly rules: WriteRulesByType = {},
+  ) {}
 
   /** The current version if the caller may see it; undefined otherwise (a 404, never a 403). */
   private async visible(type: string, id: string): Promise<Stored | undefined> {
@@ -69,13 +75,15 @@ export class CallerTx implements StoreTx {
     return { ...page, versions: page.versions.map((s) => this.present(s)) };
   }
 
-  async write(resource: fhir4.Resource & { id: string }, options: WriteOptions): Promise<Stored> {
-    const type = resource.resourceType;
-    const exists = options.expectVersion === 0 ? undefined : await this.tx.read(type, resource.id);
+  async write(input: fhir4.Resource & { id: string }, options: WriteOptions): Promise<Stored> {
+    const type = input.resourceType;
+    const exists = options.expectVersion === 0 ? undefined : await this.tx.read(type, input.id);
     if (exists) {
       requireAccess(this.caller, type, 'update');
-      if (!(await this.visible(type, resource.id))) throw new FhirError(404, 'not-found', `${type}/${resource.id} is not known`, `${type}.id`);
+      if (!(await this.visible(type, input.id))) throw new FhirError(404, 'not-found', `${type}/${input.id} is not known`, `${type}.id`);
     } else requireAccess(this.caller, type, 'create');
+    const rules = this.rules[type];
+    const resource = rules?.before ? await rules.before(input, exists, this.caller, this) : input;
     // Links the current version already has were checked when they were made (and a community group
     // updating its Task need not see the parent Task it is part of).
     const existing = new Set(exists ? linkedReferences(exists.resource, this.baseUrl).map((l) => l.target) : []);
@@ -86,11 +94,18 @@ export class CallerTx implements StoreTx {
         throw new FhirError(422, 'not-found', `${path} refers to ${target}, which is not known to this client`, path);
       }
     }
+    const stored = await this.recordedWrite(resource, options);
+    await rules?.after?.(stored, this.caller, this, (r) => this.recordedWrite(r, { method: 'POST', expectVersion: 0 }));
+    return this.present(stored);
+  }
+
+  /** Writes a version with its grants and its Provenance: what every write, the client's or the server's, records. */
+  private async recordedWrite(resource: fhir4.Resource & { id: string }, options: WriteOptions): Promise<Stored> {
     const stored = await this.tx.write(resource, options);
     const orgs = await applyGrants(this.tx, stored, this.caller.organization, this.baseUrl);
     const provenance = await this.tx.write(provenanceFor(stored, this.caller), { method: 'POST', expectVersion: 0 });
     await this.tx.grant('Provenance', provenance.id, orgs);
-    return this.present(stored);
+    return stored;
   }
 
   grant(type: string, id: string, orgs: readonly string[]): Promise<void> {

@@ -2,7 +2,7 @@ import type { ZodError } from 'zod';
 
 /** FHIR issue-type codes we raise (http://hl7.org/fhir/R4/valueset-issue-type.html). */
 export type IssueCode =
-  | 'invalid' | 'structure' | 'required' | 'value' | 'invariant' | 'security' | 'login' | 'forbidden'
+  | 'invalid' | 'structure' | 'required' | 'value' | 'invariant' | 'code-invalid' | 'security' | 'login' | 'forbidden'
   | 'processing' | 'not-supported' | 'duplicate' | 'multiple-matches' | 'not-found' | 'conflict'
   | 'too-costly' | 'business-rule' | 'exception' | 'timeout' | 'throttled' | 'informational' | 'deleted';
 

@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import type { WriteRules, WriteRulesByType } from '../auth/write-rules.js';
+import type { Deployment } from '../config/deployment.js';
+import { ODS_SYSTEM } from '../config/organizations.js';
+import { FhirError } from '../fhir/errors.js';
+import type { Caller } from '../fhir/interaction.js';
+import type { Stored, StoreTx } from '../store/store.js';
+import { isValidNhsNumber, NHS_NUMBER_SYSTEM } from './nhs-number.js';
+import { referralShapeIssues } from './referral-rules.js';
+import { routeReferral } from './routing.js';
+
+// Published BaRS messages spell the ODS system with a lower-case "id" (docs/INTEGRATION.md).
+const ODS_SYSTEMS = [ODS_SYSTEM, 'https://fhir.nhs.uk/id/ods-organization-code'];
+
+export interface IntakeConfig {
+  deployment: Deployment;
+  reasons: ReadonlySet<string>;
+}
+
+const refused = (code: 'required' | 'business-rule' | 'not-found' | 'invalid', text: string, expression: string) =>
+  new FhirError(422, code, text, expression);
+
+/** The ODS code a reference names: an Organization (by id or ODS identifier) or a PractitionerRole's organisation. */
+async function organisationOf(ref: fhir4.Reference | undefined, tx: StoreTx): Promise<string | undefined> {
+  if (!ref) return undefined;
+  if (ref.identifier && ODS_SYSTEMS.includes(ref.identifier.system ?? '') && ref.identifier.value) return ref.identifier.value;
+  const [type, id] = (ref.reference ?? '').split('/');
+  if (type === 'Organization' && id) return (await tx.read('Organization', id)) ? id : undefined;
+  if (type === 'PractitionerRole' && id) {
+    const role = (await tx.read('PractitionerRole', id))?.resource as fhir4.PractitionerRole | undefined;
+    return role?.organization ? organisationOf(role.organization, tx) : undefined;
+  }
+  return undefined;
+}
+
+/** The referred Patient, by reference or by NHS number, and it must carry a valid NHS number. */
+async function referredPatient(subject: fhir4.Reference | undefined, tx: StoreTx): Promise<Stored> {
+  let found: Stored | undefined;
+  const [type, id] = (subject?.reference ?? '').split('/');
+  if (type === 'Patient' && id) found = await tx.read('Patient', id);
+  else if (subject?.identifier?.system === NHS_NUMBER_SYSTEM && subject.identifier.value) {
+    const page = await tx.search({ type: 'Patient', sort: 'default', count: 1, filters: [{ kind: 'token', param: 'identifier', values: [{ system: NHS_NUMBER_SYSTEM, code: subject.identifier.value }] }] });
+    found = page.matches[0];
+  }
+  if (!found) throw refused('not-found', 'The referral\'s subject must be a Patient known to this client (by reference or NHS number)', 'ServiceRequest.subject');
+  const nhs = (found.resource as fhir4.Patient).identifier?.find((i) => i.system === NHS_NUMBER_SYSTEM)?.value;
+  if (!nhs || !isValidNhsNumber(nhs)) throw refused('invalid', 'The referred Patient has no valid NHS number', 'ServiceRequest.subject');
+  return found;
+}
+
+/** An active Consent of the same patient, not a refusal, among the referral's supporting information. */
+async function requireConsent(sr: fhir4.ServiceRequest, patient: Stored, tx: StoreTx): Promise<void> {
+  const refs = (sr.supportingInfo ?? []).map((r, i) => ({ i, ref: r.reference ?? '' })).filter((r) => r.ref.startsWith('Consent/'));
+  if (refs.length === 0) throw refused('required', 'A referral must point (supportingInfo) to the patient\'s recorded Consent', 'ServiceRequest.supportingInfo');
+  let denied: number | undefined;
+  for (const { i, ref } of refs) {
+    const consent = (await tx.read('Consent', ref.slice('Consent/'.length)))?.resource as fhir4.Consent | undefined;
+    if (!consent || consent.status !== 'active' || consent.patient?.reference !== `Patient/${patient.id}`) continue;
+    if (consent.provision?.type === 'deny') denied ??= i;
+    else return;
+  }
+  if (denied !== undefined) throw refused('business-rule', 'The patient\'s Consent refuses this sharing (provision.type deny)', `ServiceRequest.supportingInfo[${denied}]`);
+  throw refused('business-rule', 'No active Consent of the referred patient is among the supporting information', 'ServiceRequest.supportingInfo');
+}
+
+/**
+ * Accepts a new referral from a GP system: checks it (shape, requester in the caller's practice,
+ * patient, consent), routes it, and returns it with literal references to the practice and the service,
+ * which is what grants the service sight of it.
+ */
+async function acceptReferral(sr: fhir4.ServiceRequest & { id: string }, caller: Caller, tx: StoreTx, cfg: IntakeConfig): Promise<fhir4.ServiceRequest & { id: string }> {
+  const issues = referralShapeIssues(sr, cfg.reasons);
+  if (issues.length) throw FhirError.many(422, issues);
+  if (!sr.requester) throw refused('required', 'A referral names its requester: the practice, or a practitioner role of it', 'ServiceRequest.requester');
+  const bareClinician = (sr.requester.reference ?? '').startsWith('Practitioner/');
+  const practice = bareClinician ? caller.organization : await organisationOf(sr.requester, tx);
+  if (practice !== caller.organization) {
+    throw refused('business-rule', `The requester must belong to the calling practice (${caller.organization})`, 'ServiceRequest.requester');
+  }
+  const patient = await referredPatient(sr.subject, tx);
+  await requireConsent(sr, patient, tx);
+  const named = sr.performer?.[0] ? await organisationOf(sr.performer[0], tx) : undefined;
+  if (sr.performer?.[0] && !named) throw refused('business-rule', 'The performer is not a known organisation', 'ServiceRequest.performer[0]');
+  const service = routeReferral(cfg.deployment, practice, named);
+  const org = (ods: string, ref?: fhir4.Reference): fhir4.Reference => ({ ...ref, reference: `Organization/${ods}`, identifier: { system: ODS_SYSTEM, value: ods } });
+  return {
+    ...sr,
+    subject: { ...sr.subject, reference: `Patient/${patient.id}` },
+    requester: bareClinician || (sr.requester.reference ?? '').startsWith('PractitionerRole/') ? sr.requester : org(practice, sr.requester),
+    performer: [org(service, sr.performer?.[0])],
+  };
+}
+
+/** The Task the link-worker service works the referral through (DESIGN.md "Referral intake"). */
+export function referralTask(sr: Stored, practice: string): fhir4.Task & { id: string } {
+  const r = sr.resource as fhir4.ServiceRequest;
+  return {
+    resourceType: 'Task',
+    id: randomUUID(),
+    status: 'requested',
+    intent: 'order',
+    code: { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill', display: 'Fulfill the focal request' }] },
+    focus: { reference: `ServiceRequest/${sr.id}` },
+    basedOn: [{ reference: `ServiceRequest/${sr.id}` }],
+    ...(r.subject ? { for: { reference: r.subject.reference } } : {}),
+    authoredOn: sr.resource.meta.lastUpdated,
+    requester: { reference: `Organization/${practice}`, identifier: { system: ODS_SYSTEM, value: practice } },
+    owner: r.performer?.[0] ?? {},
+  };
+}
+
+/** The write rules of referral intake: Patients carry valid NHS numbers; a new referral is checked, routed and given its Task. */
+export function intakeRules(cfg: IntakeConfig): WriteRulesByType {
+  const patient: WriteRules = {
+    async before(next) {
+      (next as fhir4.Patient).identifier?.forEach((id, i) => {
+        if (id.system === NHS_NUMBER_SYSTEM && !isValidNhsNumber(id.value ?? '')) {
+          throw new FhirError(422, 'invalid', `${id.value ?? '(none)'} is not a valid NHS number (ten digits with a Modulus 11 check digit)`, `Patient.identifier[${i}].value`);
+        }
+      });
+      return next;
+    },
+  };
+  const serviceRequest: WriteRules = {
+    before: async (next, current, caller, tx) =>
+      current ? next : acceptReferral(next as fhir4.ServiceRequest & { id: string }, caller, tx, cfg),
+    async after(stored, caller, _tx, serverWrite) {
+      if (stored.version === 1) await serverWrite(referralTask(stored, caller.organization));
+    },
+  };
+  return { Patient: patient, ServiceRequest: serviceRequest };
+}
