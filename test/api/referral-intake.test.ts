@@ -1,0 +1,94 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nhsNumber } from '../fixtures/gateway.js';
+import { startSecureTestGateway, type AuthedClient, type SecureTestGateway } from '../fixtures/secure-gateway.js';
+
+const examples = path.resolve(import.meta.dirname, '../../profiles/examples');
+const load = (file: string) => JSON.parse(fs.readFileSync(path.join(examples, file), 'utf8')) as fhir4.Bundle;
+const expected = (JSON.parse(fs.readFileSync(path.join(examples, 'EXPECTED.json'), 'utf8')) as {
+  examples: { file: string; rule: string; status: number; issueCode: string; bundleExpression: string }[];
+}).examples;
+
+let gw: SecureTestGateway;
+let gp: AuthedClient;
+let auditor: AuthedClient;
+let lw: AuthedClient;
+beforeAll(async () => {
+  gw = await startSecureTestGateway();
+  [gp, auditor, lw] = await Promise.all([gw.as('referrer'), gw.as('auditor'), gw.as('linkWorker')]);
+});
+afterAll(async () => { await gw.close(); });
+
+/** The example transaction with a fresh NHS number and referral identifier, so each test stands alone. */
+function freshReferral(seed: number, file = 'Bundle-sp-referral-transaction.json'): { bundle: fhir4.Bundle; nhs: string; identifier: string } {
+  const bundle = load(file);
+  const nhs = nhsNumber(seed);
+  const identifier = `test-${seed}-${Date.now()}`;
+  let text = JSON.stringify(bundle);
+  for (const old of ['9434765919']) text = text.split(old).join(nhs);
+  text = text.split('A81001-2025-referral-transaction').join(identifier);
+  return { bundle: JSON.parse(text) as fhir4.Bundle, nhs, identifier };
+}
+
+const count = async (query: string) => (await auditor.get(`${query}${query.includes('?') ? '&' : '?'}_summary=count`)).body.total as number;
+
+describe('referral intake: the transaction path', () => {
+  it('accepts the profile example and creates the Task the link worker polls', async () => {
+    const { bundle, identifier } = freshReferral(5001);
+    const res = await gp.post('/fhir', bundle);
+    expect(res.status, JSON.stringify(res.body).slice(0, 500)).toBe(200);
+    const srId = (res.body.entry as fhir4.BundleEntry[]).map((e) => e.response?.location ?? '').find((l) => l.startsWith('ServiceRequest/'))!.split('/')[1];
+    const sr = (await gp.get(`/fhir/ServiceRequest/${srId}`)).body as fhir4.ServiceRequest;
+    expect(sr.performer?.[0]?.reference).toBe('Organization/SP001');
+    expect(sr.requester?.reference).toBe('Organization/A81001');
+    const tasks = await lw.get(`/fhir/Task?focus=ServiceRequest/${srId}&status=requested`);
+    expect(tasks.body.entry).toHaveLength(1);
+    const task = tasks.body.entry[0].resource as fhir4.Task;
+    expect(task).toMatchObject({ intent: 'order', owner: { reference: 'Organization/SP001' }, requester: { reference: 'Organization/A81001' }, for: { reference: sr.subject?.reference } });
+    expect(task.code?.coding?.[0]?.code).toBe('fulfill');
+    expect(await count(`/fhir/ServiceRequest?identifier=${encodeURIComponent(`https://signpost.health/fhir/Id/referral|${identifier}`)}`)).toBe(1);
+  });
+
+  it.each(expected.map((e) => [e.rule, e] as const))('refuses %s with the expected outcome and writes nothing', async (_rule, e) => {
+    const before = await count('/fhir/ServiceRequest');
+    const patientsBefore = await count('/fhir/Patient');
+    const res = await gp.post('/fhir', load(e.file));
+    expect(res.status, JSON.stringify(res.body).slice(0, 600)).toBe(e.status);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+    expect(res.body.issue.map((i: fhir4.OperationOutcomeIssue) => i.code)).toContain(e.issueCode);
+    expect(res.body.issue.flatMap((i: fhir4.OperationOutcomeIssue) => i.expression ?? [])).toContain(e.bundleExpression);
+    expect(await count('/fhir/ServiceRequest')).toBe(before);
+    expect(await count('/fhir/Patient')).toBe(patientsBefore);
+  });
+
+  it('never creates a second referral or Task for a re-sent referral', async () => {
+    const { bundle, identifier } = freshReferral(5002);
+    expect((await gp.post('/fhir', bundle)).status).toBe(200);
+    // The example's ServiceRequest entry is conditional (If-None-Exist): re-sending answers with the original.
+    expect((await gp.post('/fhir', bundle)).status).toBe(200);
+    const q = encodeURIComponent(`https://signpost.health/fhir/Id/referral|${identifier}`);
+    expect(await count(`/fhir/ServiceRequest?identifier=${q}`)).toBe(1);
+    const srId = (await auditor.get(`/fhir/ServiceRequest?identifier=${q}`)).body.entry[0].resource.id;
+    expect(await count(`/fhir/Task?focus=ServiceRequest/${srId}`)).toBe(1);
+  });
+
+  it('keeps one Patient, one referral and one Task under 20 parallel identical referrals', async () => {
+    const { bundle, nhs, identifier } = freshReferral(5003);
+    const results = await Promise.all(Array.from({ length: 20 }, () => gp.post('/fhir', bundle)));
+    expect(results.every((r) => r.status === 200), results.map((r) => r.status).join(',')).toBe(true);
+    const q = encodeURIComponent(`https://signpost.health/fhir/Id/referral|${identifier}`);
+    expect(await count(`/fhir/ServiceRequest?identifier=${q}`)).toBe(1);
+    expect(await count(`/fhir/Patient?identifier=${encodeURIComponent(`https://fhir.nhs.uk/Id/nhs-number|${nhs}`)}`)).toBe(1);
+    const srId = (await auditor.get(`/fhir/ServiceRequest?identifier=${q}`)).body.entry[0].resource.id;
+    expect(await count(`/fhir/Task?focus=ServiceRequest/${srId}`)).toBe(1);
+  });
+
+  it('refuses a referral from another practice\'s requester', async () => {
+    const { bundle } = freshReferral(5004);
+    const other = await gw.as('otherReferrer');
+    const res = await other.post('/fhir', bundle);
+    expect(res.status).toBe(422);
+    expect(res.body.issue[0].expression).toEqual(['Bundle.entry[2].resource.requester']);
+  });
+});
