@@ -16,6 +16,7 @@ import { loadDeployment, writeDemoDeployment, type Deployment } from './config/d
 import { materialiseOrganizations } from './config/organizations.js';
 import { indexEntries } from './fhir/index-values.js';
 import { intakeRules } from './referral/intake.js';
+import { processMessageRoute } from './referral/process-message.js';
 import { loadReferralReasons } from './referral/reasons.js';
 import { createApp } from './http/app.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
@@ -69,7 +70,7 @@ export async function buildApp(parts: AppParts): Promise<Express> {
       context, info,
       authenticate: bearerAuth(tokens),
       smartConfiguration: () => smartConfiguration(baseUrl()),
-      operations: [verifyRoute(store, context)],
+      operations: [verifyRoute(store, context), processMessageRoute(context)],
       auditRefusal: (caller, interaction, error) => auditRefusal(store, baseUrl(), caller, interaction, error),
     },
   });

@@ -95,7 +95,7 @@ export class CallerTx implements StoreTx {
       }
     }
     const stored = await this.recordedWrite(resource, options);
-    await rules?.after?.(stored, this.caller, this, (r) => this.recordedWrite(r, { method: 'POST', expectVersion: 0 }));
+    await rules?.after?.(stored, this.caller, this, (r, o = { method: 'POST', expectVersion: 0 }) => this.recordedWrite(r, o));
     return this.present(stored);
   }
 
@@ -118,6 +118,10 @@ export class CallerTx implements StoreTx {
 
   claimOnce(scope: string, key: string, value: string, expiresAt: number): Promise<string | undefined> {
     return this.tx.claimOnce(scope, key, value, expiresAt);
+  }
+
+  remember(scope: string, key: string, value: string, expiresAt: number): Promise<void> {
+    return this.tx.remember(scope, key, value, expiresAt);
   }
 
   now(): number {

@@ -1,5 +1,5 @@
 import type { Caller } from '../fhir/interaction.js';
-import type { Stored, StoreTx } from '../store/store.js';
+import type { Stored, StoreTx, WriteOptions } from '../store/store.js';
 
 /**
  * Domain rules attached to the one write path (CallerTx.write), per resource type. They are plain
@@ -10,10 +10,11 @@ export interface WriteRules {
   /** Checks, and may complete, a resource before a client writes it; throws a FhirError to refuse. */
   before?(next: fhir4.Resource & { id: string }, current: Stored | undefined, caller: Caller, tx: StoreTx): Promise<fhir4.Resource & { id: string }>;
   /**
-   * Runs after the write, in the same transaction. `serverWrite` writes what the server creates in
-   * consequence (a referral's Task), on the caller's behalf: granted and with Provenance as any write.
+   * Runs after the write, in the same transaction. `serverWrite` writes what the server does in
+   * consequence (a referral's Task, cancelling it), on the caller's behalf: granted and with Provenance
+   * as any write, but without the caller's type rights (a practice may not write Tasks itself).
    */
-  after?(stored: Stored, caller: Caller, tx: StoreTx, serverWrite: (r: fhir4.Resource & { id: string }) => Promise<Stored>): Promise<void>;
+  after?(stored: Stored, caller: Caller, tx: StoreTx, serverWrite: (r: fhir4.Resource & { id: string }, options?: WriteOptions) => Promise<Stored>): Promise<void>;
 }
 
 export type WriteRulesByType = Readonly<Record<string, WriteRules>>;

@@ -86,6 +86,40 @@ function entriesOf(bundle: fhir4.Bundle): Entry[] {
   return entries;
 }
 
+/** The fullUrls an entry's resource refers to. */
+function referencedUrls(resource: unknown): Set<string> {
+  const out = new Set<string>();
+  rewriteReferences(structuredClone(resource), (ref) => {
+    out.add(ref);
+    return undefined;
+  });
+  return out;
+}
+
+/**
+ * The order entries run in: by method class (R4 http.html#trules), and within it each entry after the
+ * entries whose resources it refers to, so that a referral sent before its Consent still finds the
+ * Consent written when its rules look. Otherwise, and for reference cycles, the order is as sent.
+ */
+function processingOrder(entries: Entry[], requests: FhirRequest[]): number[] {
+  const byClass = requests.map((_, i) => i).sort((a, b) => ORDER[requests[a]!.method] - ORDER[requests[b]!.method] || a - b);
+  const urls = new Map(entries.map((e, i) => [e.fullUrl, i] as const).filter(([u]) => u !== undefined));
+  const deps = entries.map((e) => [...referencedUrls(e.resource)].flatMap((u) => (urls.has(u) ? [urls.get(u)!] : [])));
+  const placed = new Set<number>();
+  const order: number[] = [];
+  const visiting = new Set<number>();
+  const place = (i: number) => {
+    if (placed.has(i) || visiting.has(i)) return;
+    visiting.add(i);
+    for (const d of deps[i] ?? []) if (ORDER[requests[d]!.method] === ORDER[requests[i]!.method]) place(d);
+    visiting.delete(i);
+    placed.add(i);
+    order.push(i);
+  };
+  byClass.forEach(place);
+  return order;
+}
+
 /**
  * A transaction: all entries in one store transaction, so any failure leaves nothing behind.
  * urn:uuid fullUrls of created resources are given server ids first and every reference to them is
@@ -94,7 +128,7 @@ function entriesOf(bundle: fhir4.Bundle): Entry[] {
 export async function transaction(bundle: fhir4.Bundle, caller: Caller, tx: StoreTx, ctx: FhirContext): Promise<fhir4.Bundle> {
   const entries = entriesOf(bundle);
   const requests = entries.map((e, i) => entryRequest(e, i, caller));
-  const order = requests.map((_, i) => i).sort((a, b) => ORDER[requests[a]!.method] - ORDER[requests[b]!.method] || a - b);
+  const order = processingOrder(entries, requests);
   const resolved = new Map<string, string>();
   const results: (FhirResult | undefined)[] = [];
   const touched = new Set<string>();

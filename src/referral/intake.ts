@@ -109,6 +109,27 @@ export function referralTask(sr: Stored, practice: string): fhir4.Task & { id: s
   };
 }
 
+const CLOSED: readonly string[] = ['completed', 'cancelled', 'failed', 'rejected', 'entered-in-error'];
+
+/**
+ * The referrer revoking its referral cancels the open Tasks for it; marking it entered-in-error marks
+ * them so too (DESIGN.md "Link-worker workflow"). The referrer may read its Tasks but not write them:
+ * the server does, on its behalf.
+ */
+async function closeTasks(sr: Stored, status: 'revoked' | 'entered-in-error', tx: StoreTx, serverWrite: Parameters<NonNullable<WriteRules['after']>>[3]): Promise<void> {
+  const page = await tx.search({ type: 'Task', sort: 'default', count: 1000, filters: [{ kind: 'reference', param: 'focus', targets: [`ServiceRequest/${sr.id}`] }] });
+  for (const t of page.matches) {
+    const task = t.resource as fhir4.Task & { id: string };
+    const untouched = status === 'revoked' ? CLOSED.includes(task.status) : task.status === 'entered-in-error';
+    if (untouched) continue;
+    const next: fhir4.Task & { id: string } = status === 'revoked'
+      ? { ...task, status: 'cancelled', statusReason: { text: 'The referrer revoked the referral' } }
+      : { ...task, status: 'entered-in-error' };
+    delete (next as { meta?: unknown }).meta;
+    await serverWrite(next, { method: 'PUT', expectVersion: t.version });
+  }
+}
+
 /** The write rules of referral intake: Patients carry valid NHS numbers; a new referral is checked, routed and given its Task. */
 export function intakeRules(cfg: IntakeConfig): WriteRulesByType {
   const patient: WriteRules = {
@@ -124,8 +145,13 @@ export function intakeRules(cfg: IntakeConfig): WriteRulesByType {
   const serviceRequest: WriteRules = {
     before: async (next, current, caller, tx) =>
       current ? next : acceptReferral(next as fhir4.ServiceRequest & { id: string }, caller, tx, cfg),
-    async after(stored, caller, _tx, serverWrite) {
-      if (stored.version === 1) await serverWrite(referralTask(stored, caller.organization));
+    async after(stored, caller, tx, serverWrite) {
+      if (stored.version === 1) {
+        await serverWrite(referralTask(stored, caller.organization));
+        return;
+      }
+      const status = (stored.resource as fhir4.ServiceRequest).status;
+      if (status === 'revoked' || status === 'entered-in-error') await closeTasks(stored, status, tx, serverWrite);
     },
   };
   return { Patient: patient, ServiceRequest: serviceRequest };

@@ -130,6 +130,8 @@ export interface StoreTx {
    * the primitive behind once-only keys (assertion jti, idempotency keys). Expired records are reused.
    */
   claimOnce(scope: string, key: string, value: string, expiresAt: Micros): Promise<string | undefined>;
+  /** Records (or replaces) the value of a claimed key: what its first use produced, to answer repeats with. */
+  remember(scope: string, key: string, value: string, expiresAt: Micros): Promise<void>;
 
   /**
    * A commit timestamp from the store's clock: later than every lastUpdated handed out before, so that

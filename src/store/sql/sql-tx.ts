@@ -230,11 +230,15 @@ export class SqlStoreTx implements StoreTx {
     { scope, key }));
     const found = existing[0];
     if (found && Number(found.expires_at) > now) return found.value;
+    await this.remember(scope, key, value, expiresAt);
+    return undefined;
+  }
+
+  async remember(scope: string, key: string, value: string, expiresAt: number): Promise<void> {
     await this.sql.run(this.queries.get('claim-put', ($) => this.db.insertInto('claim')
       .values({ scope: $('scope'), key: $('key'), value: $('value'), expires_at: num($, 'exp') })
       .onConflict((oc) => oc.columns(['scope', 'key']).doUpdateSet({ value: $('value'), expires_at: num($, 'exp') })),
     { scope, key, value, exp: expiresAt }));
-    return undefined;
   }
 
   now(): number {
