@@ -14,6 +14,7 @@ import { FailureLimiter } from './auth/rate-limit.js';
 import type { Env } from './config/env.js';
 import { loadDeployment, writeDemoDeployment, type Deployment } from './config/deployment.js';
 import { materialiseOrganizations } from './config/organizations.js';
+import { supportedProfiles } from './config/profiles.js';
 import { indexEntries } from './fhir/index-values.js';
 import { intakeRules } from './referral/intake.js';
 import { processMessageRoute } from './referral/process-message.js';
@@ -57,12 +58,18 @@ export async function buildApp(parts: AppParts): Promise<Express> {
     ...(loadPreviousSigningKey(parts.dataDir) ? { previousKey: loadPreviousSigningKey(parts.dataDir)! } : {}),
     issuer: baseUrl,
   });
-  const rules = intakeRules({ deployment, reasons: loadReferralReasons(path.join(packageRoot(), 'profiles')) });
+  const profilesDir = path.join(packageRoot(), 'profiles');
+  const rules = intakeRules({ deployment, reasons: loadReferralReasons(profilesDir) });
   const context = {
     get baseUrl() { return baseUrl(); },
     run: auditedRunner(store, baseUrl, rules),
   };
-  const info = { get baseUrl() { return baseUrl(); }, version: parts.version ?? packageVersion(), startedAt: new Date().toISOString() };
+  const info = {
+    get baseUrl() { return baseUrl(); },
+    version: parts.version ?? packageVersion(),
+    startedAt: new Date().toISOString(),
+    profiles: supportedProfiles(profilesDir),
+  };
   return createApp({
     logger: parts.logger,
     routes: [tokenRouter({ clients: deployment.clients, store, tokens, baseUrl, limiter: new FailureLimiter() })],

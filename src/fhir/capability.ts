@@ -4,6 +4,8 @@ export interface ServerInfo {
   baseUrl: string;
   version: string;
   startedAt: string;
+  /** Profile canonicals per resource type (from profiles/). */
+  profiles?: Record<string, string[]>;
 }
 
 /**
@@ -34,6 +36,7 @@ export function capabilityStatement(info: ServerInfo): fhir4.CapabilityStatement
         const writes = def.readOnly ? [] : (['create', 'update', 'patch'] as const);
         return {
           type: def.type as fhir4.CapabilityStatementRestResource['type'],
+          ...(info.profiles?.[def.type] ? { supportedProfile: info.profiles[def.type] } : {}),
           interaction: [...reads, ...writes].map((code) => ({ code })),
           versioning: 'versioned-update' as const,
           readHistory: true,

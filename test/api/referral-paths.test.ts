@@ -1,0 +1,115 @@
+import Sqlite from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nhsNumber, patient } from '../fixtures/gateway.js';
+import { loadR4Definitions, r4Errors } from '../fixtures/r4-validator.js';
+import { startSecureTestGateway, type AuthedClient, type SecureTestGateway } from '../fixtures/secure-gateway.js';
+
+let gw: SecureTestGateway;
+let gp: AuthedClient;
+let lw: AuthedClient;
+beforeAll(async () => {
+  gw = await startSecureTestGateway();
+  [gp, lw] = await Promise.all([gw.as('referrer'), gw.as('linkWorker')]);
+});
+afterAll(async () => { await gw.close(); });
+
+const consent = (patientId: string): fhir4.Consent => ({
+  resourceType: 'Consent', status: 'active',
+  scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+  category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+  patient: { reference: `Patient/${patientId}` }, provision: { type: 'permit' },
+  // R4 invariant ppc-1 wants a policy; the gateway accepts Consents without (DESIGN.md's own example has none).
+  policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }] },
+});
+
+const referral = (patientRef: fhir4.Reference, consentId: string, extra: Partial<fhir4.ServiceRequest> = {}): fhir4.ServiceRequest => ({
+  resourceType: 'ServiceRequest', status: 'active', intent: 'order',
+  identifier: [{ system: 'https://riverside.example/referral', value: `r-${Math.random().toString(36).slice(2)}` }],
+  code: { coding: [{ system: 'http://snomed.info/sct', code: '871731000000106' }] },
+  reasonCode: [{ coding: [{ system: 'http://snomed.info/sct', code: '267076002' }] }],
+  subject: patientRef, requester: { reference: 'Organization/A81001' },
+  supportingInfo: [{ reference: `Consent/${consentId}` }], ...extra,
+});
+
+async function patientWithConsent(seed: number): Promise<{ patientId: string; consentId: string; nhs: string }> {
+  const nhs = nhsNumber(seed);
+  const p = await gp.post('/fhir/Patient', patient(nhs));
+  const c = await gp.post('/fhir/Consent', consent(p.body.id));
+  return { patientId: p.body.id, consentId: c.body.id, nhs };
+}
+
+describe('referral by POST /fhir/ServiceRequest', () => {
+  it('accepts a referral to a Patient referenced by id, routes it by config and creates its Task', async () => {
+    const { patientId, consentId } = await patientWithConsent(7101);
+    const res = await gp.post('/fhir/ServiceRequest', referral({ reference: `Patient/${patientId}` }, consentId));
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body.performer[0].reference).toBe('Organization/SP001');
+    const tasks = await lw.get(`/fhir/Task?based-on=ServiceRequest/${res.body.id}`);
+    expect(tasks.body.entry.map((e: { resource: fhir4.Task }) => e.resource.status)).toEqual(['requested']);
+  });
+
+  it('finds the Patient by a logical reference to its NHS number', async () => {
+    const { consentId, nhs, patientId } = await patientWithConsent(7102);
+    const res = await gp.post('/fhir/ServiceRequest', referral({ identifier: { system: 'https://fhir.nhs.uk/Id/nhs-number', value: nhs } }, consentId));
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body.subject.reference).toBe(`Patient/${patientId}`);
+  });
+
+  it('routes to the service a performer names, and refuses a performer that is not a service', async () => {
+    const { patientId, consentId } = await patientWithConsent(7103);
+    const named = await gp.post('/fhir/ServiceRequest', referral({ reference: `Patient/${patientId}` }, consentId, { performer: [{ reference: 'Organization/SP002' }] }));
+    expect(named.status, JSON.stringify(named.body)).toBe(201);
+    const task = (await (await gw.as('otherLinkWorker')).get(`/fhir/Task?focus=ServiceRequest/${named.body.id}`)).body.entry[0].resource as fhir4.Task;
+    expect(task.owner?.reference).toBe('Organization/SP002');
+    const wrong = await gp.post('/fhir/ServiceRequest', referral({ reference: `Patient/${patientId}` }, consentId, { performer: [{ reference: 'Organization/V001' }] }));
+    expect(wrong.status).toBe(422);
+    expect(wrong.body.issue[0].expression).toEqual(['ServiceRequest.performer[0]']);
+  });
+
+  it('answers a plain re-POST of the same referral with 409 duplicate, and If-None-Exist with the original', async () => {
+    const { patientId, consentId } = await patientWithConsent(7104);
+    const body = referral({ reference: `Patient/${patientId}` }, consentId);
+    const first = await gp.post('/fhir/ServiceRequest', body);
+    const again = await gp.post('/fhir/ServiceRequest', body);
+    expect(again.status).toBe(409);
+    expect(again.body.issue[0].code).toBe('duplicate');
+    const id = body.identifier![0]!;
+    const conditional = await gp.post('/fhir/ServiceRequest', body).set('If-None-Exist', `identifier=${id.system}|${id.value}`);
+    expect(conditional.status).toBe(200);
+    expect(conditional.body.id).toBe(first.body.id);
+    expect((await lw.get(`/fhir/Task?focus=ServiceRequest/${first.body.id}&_summary=count`)).body.total).toBe(1);
+  });
+
+  it('refuses a Patient whose NHS number fails the Modulus 11 check', async () => {
+    const res = await gp.post('/fhir/Patient', patient('9434765910'));
+    expect(res.status).toBe(422);
+    expect(res.body.issue[0].expression).toEqual(['Patient.identifier[0].value']);
+  });
+});
+
+describe('what the gateway stores is valid R4', () => {
+  it('passes an independent validator: every current version in the store', () => {
+    loadR4Definitions();
+    const db = new Sqlite(gw.file, { readonly: true });
+    const rows = db.prepare('SELECT v.json FROM resource r JOIN resource_version v ON v.rid = r.rid AND v.version = r.version').all() as { json: string }[];
+    const audit = db.prepare('SELECT json FROM audit_event').all() as { json: string }[];
+    db.close();
+    expect(rows.length).toBeGreaterThan(20);
+    const problems = [...rows, ...audit].flatMap(({ json }) => {
+      const r = JSON.parse(json) as fhir4.Resource;
+      return r4Errors(r).filter((i) => i.severity === 'error').map((i) => `${r.resourceType}/${r.id}: ${i.message} at ${i.expression.join(',')}`);
+    });
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('the CapabilityStatement cites our profiles', () => {
+  it('names the social-prescribing profiles as supportedProfile', async () => {
+    const res = await gp.get('/fhir/metadata');
+    const byType = Object.fromEntries((res.body.rest[0].resource as fhir4.CapabilityStatementRestResource[]).map((r) => [r.type, r.supportedProfile ?? []]));
+    expect(byType.ServiceRequest).toContain('https://signpost.health/fhir/StructureDefinition/sp-servicerequest');
+    expect(byType.Task).toContain('https://signpost.health/fhir/StructureDefinition/sp-task');
+    expect(byType.Patient).toContain('https://signpost.health/fhir/StructureDefinition/sp-patient');
+    expect(byType.Consent).toContain('https://signpost.health/fhir/StructureDefinition/sp-consent');
+  });
+});
