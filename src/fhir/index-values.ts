@@ -110,6 +110,12 @@ export function indexEntries(resource: fhir4.Resource, baseUrl: string): IndexEn
   const def = resourceTypeDef(resource.resourceType);
   if (!def) return out;
   for (const p of def.params) extractParam(resource, p, baseUrl, out);
+  // One row per (param, value): a search driven by one value then names each resource once.
+  const distinct = <T>(rows: T[]) => [...new Map(rows.map((r) => [JSON.stringify(r), r])).values()];
+  out.tokens = distinct(out.tokens);
+  out.references = distinct(out.references);
+  out.dates = distinct(out.dates);
+  out.strings = distinct(out.strings);
   const unique = def.uniqueIdentifierSystems;
   if (unique) {
     const seen = new Set<string>();

@@ -105,8 +105,15 @@ export function referralTask(sr: Stored, practice: string): fhir4.Task & { id: s
     ...(r.subject ? { for: { reference: r.subject.reference } } : {}),
     authoredOn: sr.resource.meta.lastUpdated,
     requester: { reference: `Organization/${practice}`, identifier: { system: ODS_SYSTEM, value: practice } },
-    owner: r.performer?.[0] ?? {},
+    owner: ownerOf(r),
   };
+}
+
+/** The service a routed referral names as performer (acceptReferral always sets it). */
+function ownerOf(sr: fhir4.ServiceRequest): fhir4.Reference {
+  const owner = sr.performer?.[0];
+  if (!owner?.reference) throw new Error(`referral ${sr.id ?? ''} has no routed performer`);
+  return owner;
 }
 
 const CLOSED: readonly string[] = ['completed', 'cancelled', 'failed', 'rejected', 'entered-in-error'];

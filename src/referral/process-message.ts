@@ -19,13 +19,35 @@ async function findReferral(msg: BarsReferral, tx: StoreTx): Promise<Stored> {
 }
 
 /**
+ * Errors of the referral transaction name its entries; the sender knows only its message, so each
+ * `Bundle.entry[i]` is re-pointed at the message entry with the same fullUrl.
+ */
+function atMessageEntries(e: FhirError, bundle: fhir4.Bundle, msg: BarsReferral): FhirError {
+  const urls = [...msg.entries.keys()];
+  const issues = e.issues.map((i) => ({
+    ...i,
+    ...(i.expression ? {
+      expression: i.expression.map((x) => x.replace(/^Bundle\.entry\[(\d+)\]/, (whole, k: string) => {
+        const at = urls.indexOf(bundle.entry?.[Number(k)]?.fullUrl ?? '');
+        return at >= 0 ? `Bundle.entry[${at}]` : whole;
+      })),
+    } : {}),
+    diagnostics: i.diagnostics.replace(/^Bundle\.entry\[\d+\]: /, ''),
+  }));
+  return FhirError.many(e.status, issues);
+}
+
+/**
  * What a message does: `new` runs the referral transaction (the same intake as REST and transaction
  * Bundles); `update` carrying a revoked ServiceRequest cancels the referral (its open Tasks follow),
  * another update takes its status and notes; `delete` marks it entered-in-error.
  */
 async function apply(msg: BarsReferral, caller: Caller, tx: StoreTx, ctx: FhirContext): Promise<Stored> {
   if (msg.reason === 'new') {
-    const result = await transaction(referralTransaction(msg, caller), caller, tx, ctx);
+    const bundle = referralTransaction(msg, caller);
+    const result = await transaction(bundle, caller, tx, ctx).catch((e: unknown) => {
+      throw e instanceof FhirError ? atMessageEntries(e, bundle, msg) : e;
+    });
     const location = (result.entry ?? []).map((e) => e.response?.location ?? '').find((l) => l.startsWith('ServiceRequest/'))
       ?? (result.entry ?? []).map((e) => e.fullUrl ?? '').find((u) => u.includes('/ServiceRequest/'))?.replace(/^.*\/fhir\//, '');
     const stored = location ? await tx.read('ServiceRequest', location.split('/')[1] ?? '') : undefined;

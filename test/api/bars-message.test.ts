@@ -108,6 +108,16 @@ describe('BaRS $process-message', () => {
     expect(refused.body.issue[0].code).toBe('not-supported');
   });
 
+  it('names the faulty element by its place in the message, not in any internal bundle', async () => {
+    const { bundle } = message(6008);
+    const index = bundle.entry!.findIndex((e) => e.resource?.resourceType === 'ServiceRequest');
+    (bundle.entry![index]!.resource as fhir4.ServiceRequest).reasonCode = [{ coding: [{ system: 'http://snomed.info/sct', code: '365552003' }] }];
+    const res = await send(bundle);
+    expect(res.status).toBe(422);
+    expect(res.body.issue[0].code).toBe('code-invalid');
+    expect(res.body.issue[0].expression).toEqual([`Bundle.entry[${index}].resource.reasonCode[0]`]);
+  });
+
   it('gives the same stored referral and Task as the transaction path (ids and timestamps aside)', async () => {
     const { bundle, identifier } = message(6007);
     expect((await send(bundle)).status).toBe(200);

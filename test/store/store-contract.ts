@@ -124,6 +124,18 @@ export function storeContract(name: string, harness: () => StoreHarness): void {
       expect(page.total).toBe(3);
     });
 
+    it('returns a resource once when several values of the driving filter name it', async () => {
+      await store.transaction(async (tx) => {
+        await tx.write({ resourceType: 'Task', id: 'both', status: 'requested', intent: 'order', basedOn: [{ reference: 'ServiceRequest/a' }, { reference: 'ServiceRequest/b' }, { reference: 'ServiceRequest/a' }] } as fhir4.Task & { id: string }, { method: 'POST' });
+        await tx.write(task('other', 'requested', 'Organization/x'), { method: 'POST' });
+      });
+      for (const targets of [['ServiceRequest/a'], ['ServiceRequest/a', 'ServiceRequest/b']]) {
+        const page = await store.transaction((tx) => tx.search({ type: 'Task', sort: 'default', count: 10, total: true, filters: [{ kind: 'reference', param: 'based-on', targets }] }));
+        expect(page.matches.map((m) => m.id)).toEqual(['both']);
+        expect(page.total).toBe(1);
+      }
+    });
+
     it('pages in keyset order without skipping or repeating, in every sort order', async () => {
       await store.transaction(async (tx) => {
         for (let i = 0; i < 25; i++) await tx.write(task(`t${String(i).padStart(2, '0')}`, 'requested', 'Organization/a'), { method: 'POST' });

@@ -72,7 +72,8 @@ describe('indexEntries', () => {
     } as fhir4.Patient, BASE);
     expect(canonical(idx)).toEqual(rows({
       tokens: [
-        { param: 'identifier', system: NHS, code: '9434765919' }, { param: 'identifier', system: NHS, code: '9434765919' },
+        // One row per (param, value), however often the value is repeated.
+        { param: 'identifier', system: NHS, code: '9434765919' },
         { param: 'identifier', system: 'https://local.example/mrn', code: 'M1' }, { param: 'identifier', system: null, code: 'no-system' },
       ],
       uniqueIdentifiers: [{ system: NHS, value: '9434765919' }],

@@ -90,52 +90,71 @@ function selectivity(f: Filter): number {
 }
 
 /**
- * The versions of one type current at `asOf` that match every filter. One filter drives (an IN list
- * SQLite walks in rid order, so a page can stop early); every other filter is a correlated EXISTS
- * probe through the (rid) index of its table — a few rows per candidate, however common the value.
+ * The driving filter's rids. Index rows are unique per (resource, param, value), so a single value
+ * names each resource once and the rows keep their index order; several values, a prefix, a date range
+ * or mere presence can name a resource twice, and are made distinct.
  */
-function filtered(db: Kysely<Database>, q: SearchQuery, asOf: Micros) {
-  // Unary plus keeps the planner off the (type, last_updated) index for this bound, which nearly every
-  // row meets; the driving filter or the (type, rid) order is the way in.
-  let query = db.selectFrom('resource_version as v').where('v.type', '=', q.type)
-    .where(sql<number>`+${sql.ref('v.last_updated')}`, '<=', asOf).where('v.valid_to', '>', asOf);
+function drivingRids(db: Kysely<Database>, type: string, f: Filter, asOf: Micros): RidQuery {
+  const rids = matchingRids(db, type, f, asOf)!;
+  const single = (f.kind === 'reference' && f.targets.length === 1) || (f.kind === 'token' && f.values.length === 1)
+    || f.kind === 'id' || f.kind === 'granted';
+  return single ? rids : rids.distinct();
+}
+
+type Rows = SelectQueryBuilder<Database & { v: Database['resource_version']; d: { rid: number } }, 'v' | 'd', object>;
+
+/**
+ * The versions of one type current at `asOf` that match every filter. The most selective filter
+ * drives: its index rows are the outer loop (a CROSS JOIN keeps SQLite from reordering it) and come in
+ * rid order, so a default-ordered page stops after its first matches; every other filter is a
+ * correlated EXISTS probe that seeks its (param, value, rid) index. Returns the rows and the column
+ * that carries the rid order.
+ */
+function filtered(db: Kysely<Database>, q: SearchQuery, asOf: Micros): { rows: Rows; rid: 'd.rid' | 'v.rid' } {
   const indexed = q.filters.filter((f) => f.kind !== 'lastUpdated' && !negated(f)).sort((a, b) => selectivity(a) - selectivity(b));
   const driver = indexed[0];
-  if (driver) query = query.where('v.rid', 'in', matchingRids(db, q.type, driver, asOf)!);
+  let rows = (driver
+    ? db.selectFrom(drivingRids(db, q.type, driver, asOf).as('d')).crossJoin('resource_version as v').whereRef('v.rid', '=', 'd.rid')
+    : db.selectFrom('resource_version as v')) as unknown as Rows;
+  // Unary plus keeps the planner off the (type, last_updated) index for this bound, which nearly every
+  // row meets.
+  rows = rows.where('v.type', '=', q.type)
+    .where(sql<number>`+${sql.ref('v.last_updated')}`, '<=', asOf).where('v.valid_to', '>', asOf);
   for (const f of q.filters) {
     if (f === driver) continue;
     if (f.kind === 'lastUpdated') {
-      query = query.where((eb) => dateCondition(eb, 'v.last_updated', 'v.last_updated', f.prefix, f.range));
+      rows = rows.where((eb) => dateCondition(eb, 'v.last_updated', 'v.last_updated', f.prefix, f.range));
       continue;
     }
     // A negated filter probes for the rows it excludes (:missing=true excludes those with a value).
     const probe = matchingRids(db, q.type, f.kind === 'token' ? { ...f, not: false } : f, asOf)!;
     const correlated = probe.where(sql.ref('rid'), '=', sql.ref('v.rid'));
-    query = query.where((eb) => (negated(f) ? eb.not(eb.exists(correlated)) : eb.exists(correlated)));
+    rows = rows.where((eb) => (negated(f) ? eb.not(eb.exists(correlated)) : eb.exists(correlated)));
   }
-  return query;
+  return { rows, rid: driver ? 'd.rid' : 'v.rid' };
 }
 
 /** One page of matches in a stable keyset order: (sort key, rid) strictly after the cursor. */
 export function searchPageQuery(db: Kysely<Database>, q: SearchQuery, asOf: Micros) {
   const desc = q.sort === '-_lastUpdated';
   const byRid = q.sort === 'default';
-  let query = filtered(db, q, asOf).select(['v.rid', 'v.id', 'v.version', 'v.last_updated', 'v.method', 'v.json']);
+  const { rows, rid } = filtered(db, q, asOf);
+  let query = rows.select(['v.rid', 'v.id', 'v.version', 'v.last_updated', 'v.method', 'v.json']);
   const after = q.after;
   if (after) {
     query = byRid
-      ? query.where('v.rid', '>', after.rid)
+      ? query.where(rid, '>', after.rid)
       : query.where((eb) => eb.or([
         eb('v.last_updated', desc ? '<' : '>', after.key),
         eb.and([eb('v.last_updated', '=', after.key), eb('v.rid', desc ? '<' : '>', after.rid)]),
       ]));
   }
   query = byRid
-    ? query.orderBy('v.rid')
+    ? query.orderBy(rid)
     : query.orderBy('v.last_updated', desc ? 'desc' : 'asc').orderBy('v.rid', desc ? 'desc' : 'asc');
   return query.limit(q.count + 1).compile();
 }
 
 export function searchCountQuery(db: Kysely<Database>, q: SearchQuery, asOf: Micros) {
-  return filtered(db, q, asOf).select(sql<number>`count(*)`.as('n')).compile();
+  return filtered(db, q, asOf).rows.select(sql<number>`count(*)`.as('n')).compile();
 }
