@@ -66,8 +66,9 @@ export async function vread(req: FhirRequest, tx: StoreTx): Promise<FhirResult> 
 }
 
 function identifierConflict(e: UniqueIdentifierConflict): FhirError {
+  // The existing resource's id is not named: it may be one the caller is not allowed to see.
   return new FhirError(409, 'duplicate',
-    `A ${e.type} with identifier ${e.system}|${e.value} already exists (${e.type}/${e.existingId}); re-send with If-None-Exist to get it back`,
+    `A ${e.type} with identifier ${e.system}|${e.value} already exists; re-send with If-None-Exist to get it back`,
     `${e.type}.identifier`);
 }
 

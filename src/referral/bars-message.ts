@@ -16,6 +16,8 @@ export type BarsReason = 'new' | 'update' | 'delete';
 /** A BaRS referral message, taken apart: what it asks, and the resources it carries keyed by fullUrl. */
 export interface BarsReferral {
   header: fhir4.MessageHeader;
+  /** The MessageHeader's fullUrl (its only identity in most BaRS messages). */
+  headerUrl: string;
   reason: BarsReason;
   serviceRequest: { fullUrl: string; resource: fhir4.ServiceRequest };
   entries: Map<string, fhir4.Resource>;
@@ -43,7 +45,7 @@ export function readBarsMessage(bundle: fhir4.Bundle): BarsReferral {
   const sr = entries.get(focus) ?? [...entries.values()].find((r) => r.resourceType === 'ServiceRequest');
   if (sr?.resourceType !== 'ServiceRequest') throw bad('The message\'s focus must be the ServiceRequest it carries', 'Bundle.entry[0].resource.focus');
   const srUrl = [...entries].find(([, r]) => r === sr)?.[0] ?? focus;
-  return { header: header as fhir4.MessageHeader, reason: reasonCode as BarsReason, serviceRequest: { fullUrl: srUrl, resource: sr as fhir4.ServiceRequest }, entries };
+  return { header: header as fhir4.MessageHeader, headerUrl: bundle.entry?.[0]?.fullUrl ?? '', reason: reasonCode as BarsReason, serviceRequest: { fullUrl: srUrl, resource: sr as fhir4.ServiceRequest }, entries };
 }
 
 /** Published BaRS spells the ODS system with a lower-case "id"; we store the canonical spelling. */

@@ -118,6 +118,26 @@ function ownerOf(sr: fhir4.ServiceRequest): fhir4.Reference {
 
 const CLOSED: readonly string[] = ['completed', 'cancelled', 'failed', 'rejected', 'entered-in-error'];
 
+// profiles/CodeSystem-sp-task-status-reason.json
+const CANCELLED_BY_REFERRER = { system: 'https://signpost.health/fhir/CodeSystem/sp-task-status-reason', code: 'cancelled-by-referrer', display: 'Cancelled by the referrer' };
+
+/**
+ * What a practice may change in a referral it made: only its status, from active to revoked or
+ * entered-in-error (and notes). Anything else — reasons, patient, performer — would change what the
+ * service agreed to work on, or whom it is opened to.
+ */
+function checkReferralChange(next: fhir4.ServiceRequest, current: Stored): void {
+  const was = current.resource as fhir4.ServiceRequest;
+  const strip = ({ meta: _m, status: _s, note: _n, ...rest }: fhir4.ServiceRequest) => JSON.stringify(rest);
+  if (strip(next) !== strip(was)) {
+    throw new FhirError(422, 'business-rule', 'A referral once made can only be revoked, marked entered-in-error or annotated; send a new referral instead', 'ServiceRequest');
+  }
+  const allowed: Record<string, string[]> = { active: ['active', 'revoked', 'entered-in-error'], revoked: ['revoked', 'entered-in-error'] };
+  if (next.status !== was.status && !(allowed[was.status] ?? []).includes(next.status)) {
+    throw new FhirError(422, 'business-rule', `A referral cannot go from ${was.status} to ${next.status}`, 'ServiceRequest.status');
+  }
+}
+
 /**
  * The referrer revoking its referral cancels the open Tasks for it; marking it entered-in-error marks
  * them so too (DESIGN.md "Link-worker workflow"). The referrer may read its Tasks but not write them:
@@ -130,7 +150,7 @@ async function closeTasks(sr: Stored, status: 'revoked' | 'entered-in-error', tx
     const untouched = status === 'revoked' ? CLOSED.includes(task.status) : task.status === 'entered-in-error';
     if (untouched) continue;
     const next: fhir4.Task & { id: string } = status === 'revoked'
-      ? { ...task, status: 'cancelled', statusReason: { text: 'The referrer revoked the referral' } }
+      ? { ...task, status: 'cancelled', statusReason: { coding: [CANCELLED_BY_REFERRER], text: 'The referrer revoked the referral' } }
       : { ...task, status: 'entered-in-error' };
     delete (next as { meta?: unknown }).meta;
     await serverWrite(next, { method: 'PUT', expectVersion: t.version });
@@ -150,8 +170,11 @@ export function intakeRules(cfg: IntakeConfig): WriteRulesByType {
     },
   };
   const serviceRequest: WriteRules = {
-    before: async (next, current, caller, tx) =>
-      current ? next : acceptReferral(next as fhir4.ServiceRequest & { id: string }, caller, tx, cfg),
+    async before(next, current, caller, tx) {
+      if (!current) return acceptReferral(next as fhir4.ServiceRequest & { id: string }, caller, tx, cfg);
+      checkReferralChange(next as fhir4.ServiceRequest, current);
+      return next;
+    },
     async after(stored, caller, tx, serverWrite) {
       if (stored.version === 1) {
         await serverWrite(referralTask(stored, caller.organization));

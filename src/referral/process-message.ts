@@ -71,7 +71,8 @@ async function responseMessage(msg: BarsReferral, sr: Stored, tx: StoreTx, baseU
     id: randomUUID(),
     eventCoding: { system: BARS_EVENTS, code: REFERRAL_REQUEST },
     source: { endpoint: `${baseUrl}/fhir` },
-    response: { identifier: msg.header.id ?? randomUUID(), code: 'ok' },
+    // BaRS senders rarely give the MessageHeader an id; its fullUrl uuid is what they can correlate by.
+    response: { identifier: msg.header.id ?? msg.headerUrl.replace(/^urn:uuid:/, ''), code: 'ok' },
     focus: [{ reference: `ServiceRequest/${sr.id}` }],
   };
   return {

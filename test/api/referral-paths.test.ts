@@ -113,3 +113,30 @@ describe('the CapabilityStatement cites our profiles', () => {
     expect(byType.Consent).toContain('https://signpost.health/fhir/StructureDefinition/sp-consent');
   });
 });
+
+describe('a referral once made', () => {
+  it('can be revoked (its open Task is cancelled with a coded reason) but not re-targeted or reactivated', async () => {
+    const { patientId, consentId } = await patientWithConsent(7105);
+    const made = await gp.post('/fhir/ServiceRequest', referral({ reference: `Patient/${patientId}` }, consentId));
+    const sr = made.body as fhir4.ServiceRequest & { id: string };
+    const retarget = await gp.put(`/fhir/ServiceRequest/${sr.id}`, { ...sr, performer: [{ reference: 'Organization/SP002' }] }, 'W/"1"');
+    expect(retarget.status).toBe(422);
+    expect((await gp.get(`/fhir/ServiceRequest/${sr.id}`)).body.meta.versionId).toBe('1');
+    const revoked = await gp.put(`/fhir/ServiceRequest/${sr.id}`, { ...sr, status: 'revoked' }, 'W/"1"');
+    expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
+    const task = (await lw.get(`/fhir/Task?focus=ServiceRequest/${sr.id}`)).body.entry[0].resource as fhir4.Task;
+    expect(task.status).toBe('cancelled');
+    expect(task.statusReason?.coding?.[0]?.code).toBe('cancelled-by-referrer');
+    const again = await gp.put(`/fhir/ServiceRequest/${sr.id}`, { ...sr, status: 'active' }, 'W/"2"');
+    expect(again.status).toBe(422);
+    expect(again.body.issue[0].expression).toEqual(['ServiceRequest.status']);
+  });
+
+  it('does not name another practice\'s Patient when an NHS number is taken', async () => {
+    const { nhs, patientId } = await patientWithConsent(7106);
+    const other = await gw.as('otherReferrer');
+    const res = await other.post('/fhir/Patient', patient(nhs));
+    expect(res.status).toBe(409);
+    expect(JSON.stringify(res.body)).not.toContain(patientId);
+  });
+});
