@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import Sqlite from 'better-sqlite3';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nhsNumber, patient } from '../fixtures/gateway.js';
@@ -75,5 +76,16 @@ describe('every interaction leaves exactly one AuditEvent', () => {
     expect(none.body.total).toBe(0);
     const cli = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/audit/verify-cli.ts', '--data-dir', gw.dir], { cwd: path.resolve(import.meta.dirname, '../..') });
     expect(cli.stdout).toMatch(/audit chain intact: \d+ events verified/);
+  });
+
+  it('the CLI exits 1 and names the event when the chain is broken', async () => {
+    const db = new Sqlite(gw.file);
+    const victim = db.prepare('SELECT seq, json FROM audit_event ORDER BY seq LIMIT 1 OFFSET 1').get() as { seq: number; json: string };
+    db.prepare('UPDATE audit_event SET json = ? WHERE seq = ?').run(victim.json.replace('"outcome":"', '"outcome":"x'), victim.seq);
+    db.close();
+    const run = promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/audit/verify-cli.ts', '--data-dir', gw.dir], { cwd: path.resolve(import.meta.dirname, '../..') });
+    const failure = await run.then(() => undefined, (e: { code: number; stdout: string }) => e);
+    expect(failure?.code).toBe(1);
+    expect(failure?.stdout).toMatch(new RegExp(`BROKEN at event ${victim.seq} \\(AuditEvent/${victim.seq}\\)`));
   });
 });

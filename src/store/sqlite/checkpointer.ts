@@ -37,6 +37,9 @@ export class Checkpointer {
   }
 
   async stop(): Promise<void> {
+    // Unreferenced while idle so that it never keeps a process alive; referenced while stopping, or a
+    // process with nothing else to do would exit before the worker and skip what follows close().
+    this.worker.ref();
     this.worker.postMessage('stop');
     await this.exited;
   }

@@ -1,0 +1,65 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import type { Deployment } from '../src/config/deployment.js';
+
+/**
+ * Who the bench is, to the gateway: one GP practice with its referrer client, and the social
+ * prescribing services that own the seeded Tasks, each with a link-worker client. Requests go through
+ * the same bearer-token check, access policy and audit as any client's. Secrets are new every run.
+ */
+
+export const PRACTICE = 'A81001';
+/** The services owning the seeded Tasks; each owns as many requested Tasks as the next. */
+export const SERVICES = Array.from({ length: 20 }, (_, i) => `SP${String(i + 1).padStart(3, '0')}`);
+export const REFERRER = 'bench-gp';
+export const linkWorker = (service: string) => `bench-lw-${service.toLowerCase()}`;
+
+/** The configured organisations; the seed writes their Organization resources exactly as the gateway would. */
+export const ORGANIZATIONS: Deployment['organizations'] = [
+  { ods: PRACTICE, name: 'Riverside Surgery', kind: 'gp-practice' },
+  ...SERVICES.map((ods) => ({ ods, name: `Social Prescribing Service ${ods}`, kind: 'sp-service' as const })),
+];
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** Writes the deployment config for SIGNPOST_CONFIG; returns each client's secret. */
+export function writeDeployment(file: string): Map<string, string> {
+  const secrets = new Map([REFERRER, ...SERVICES.map(linkWorker)].map((id) => [id, randomBytes(24).toString('base64url')]));
+  const config: Deployment = {
+    clients: [
+      { clientId: REFERRER, role: 'referrer', organization: PRACTICE, secretSha256: sha256(secrets.get(REFERRER)!) },
+      ...SERVICES.map((ods) => ({
+        clientId: linkWorker(ods), role: 'link-worker' as const, organization: ods, secretSha256: sha256(secrets.get(linkWorker(ods))!),
+      })),
+    ],
+    organizations: ORGANIZATIONS,
+    routes: [{ practice: PRACTICE, service: SERVICES[0]! }],
+  };
+  fs.writeFileSync(file, JSON.stringify(config, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+/** Access tokens of every bench client, fetched anew from each gateway started (they last minutes). */
+export class Tokens {
+  private readonly current = new Map<string, string>();
+  constructor(private readonly secrets: Map<string, string>) {}
+
+  async refresh(url: string): Promise<void> {
+    for (const [clientId, secret] of this.secrets) {
+      const res = await fetch(`${url}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret }),
+      });
+      const body = (await res.json()) as { access_token?: string };
+      if (!res.ok || !body.access_token) throw new Error(`no access token for ${clientId}: ${res.status} ${JSON.stringify(body)}`);
+      this.current.set(clientId, body.access_token);
+    }
+  }
+
+  headers(clientId: string): Record<string, string> {
+    const token = this.current.get(clientId);
+    if (!token) throw new Error(`no access token for ${clientId} yet`);
+    return { authorization: `Bearer ${token}` };
+  }
+}

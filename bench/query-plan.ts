@@ -1,0 +1,83 @@
+import path from 'node:path';
+import Sqlite from 'better-sqlite3';
+import { parseSearch } from '../src/fhir/search-params.js';
+import { queryBuilder } from '../src/store/sql/database.js';
+import { searchPageQuery } from '../src/store/sql/search-sql.js';
+import type { SearchQuery } from '../src/store/store.js';
+
+/**
+ * Child process, compiled with the servers: the SQL the store runs for the bench's Task search, built
+ * exactly as SqlStoreTx.search builds it (parseSearch → searchPageQuery on the SQLite query builder),
+ * with SQLite's EXPLAIN QUERY PLAN of it and the time the query alone takes on the seeded database.
+ * Usage: query-plan.js <data dir> <owner>…; prints QueryPlans as JSON on stdout.
+ */
+
+export interface QueryPlan {
+  /** Which server runs it, and why it differs. */
+  server: 'core' | 'gateway';
+  sql: string;
+  parameters: unknown[];
+  /** EXPLAIN QUERY PLAN, one line per step, indented under its parent as the sqlite3 shell does. */
+  plan: string[];
+  /** Rows returned (the page plus one, which tells whether a next page exists). */
+  rows: number;
+  /** Milliseconds the statement takes on its own (prepared once, every owner in turn): median and worst. */
+  medianMs: number;
+  maxMs: number;
+  runs: number;
+}
+
+export interface QueryPlans {
+  query: string;
+  plans: QueryPlan[];
+}
+
+interface PlanRow { id: number; parent: number; detail: string }
+
+function render(rows: PlanRow[]): string[] {
+  const depth = new Map<number, number>([[0, -1]]);
+  return rows.map((r) => {
+    const d = (depth.get(r.parent) ?? -1) + 1;
+    depth.set(r.id, d);
+    return `${'   '.repeat(d)}${r.detail}`;
+  });
+}
+
+const RUNS_PER_OWNER = 10;
+
+const [dataDir, ...owners] = process.argv.slice(2);
+if (!dataDir || owners.length === 0) throw new Error('usage: query-plan.js <data dir> <owner ODS code>…');
+const conn = new Sqlite(path.join(dataDir, 'signpost.sqlite'), { fileMustExist: true });
+const db = queryBuilder('sqlite');
+const asOf = Date.now() * 1000; // as the store's clock reads it: after every seeded commit
+const queryFor = (owner: string) =>
+  parseSearch('Task', new URLSearchParams({ owner: `Organization/${owner}`, status: 'requested', _count: '50' }), { lenient: false, baseUrl: '' }).query;
+// The gateway's CallerTx adds the access policy's filter: a link worker sees what its organisation was granted.
+const variants: [QueryPlan['server'], (owner: string) => SearchQuery][] = [
+  ['core', queryFor],
+  ['gateway', (owner) => { const q = queryFor(owner); return { ...q, filters: [...q.filters, { kind: 'granted', org: owner }] }; }],
+];
+const plans = variants.map(([server, build]): QueryPlan => {
+  const first = searchPageQuery(db, build(owners[0]!), asOf);
+  const params = first.parameters as unknown[];
+  const plan = render(conn.prepare(`EXPLAIN QUERY PLAN ${first.sql}`).all(...params) as PlanRow[]);
+  const stmt = conn.prepare(first.sql);
+  const times: number[] = [];
+  let rows = 0;
+  for (let i = 0; i < RUNS_PER_OWNER; i++) {
+    for (const owner of owners) {
+      const q = searchPageQuery(db, build(owner), asOf);
+      const t0 = performance.now();
+      rows = stmt.all(...(q.parameters as unknown[])).length;
+      times.push(performance.now() - t0);
+    }
+  }
+  times.sort((a, b) => a - b);
+  return {
+    server, sql: first.sql, parameters: params, plan, rows,
+    medianMs: times[times.length >> 1]!, maxMs: times.at(-1)!, runs: times.length,
+  };
+});
+conn.close();
+const result: QueryPlans = { query: 'GET /fhir/Task?owner=Organization/<service>&status=requested&_count=50', plans };
+process.stdout.write(JSON.stringify(result));

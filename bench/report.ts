@@ -1,0 +1,228 @@
+import { PRACTICE } from './clients.js';
+import type { Figures, LoadSettings } from './load.js';
+import type { Machine } from './machine.js';
+import type { Sync } from './processes.js';
+import type { ProfileSummary } from './profile.js';
+import type { QueryPlans } from './query-plan.js';
+
+/** Renders a run as docs/PERFORMANCE.md: figures, targets, query plan and profiles, all from this one run. */
+
+export type Key = 'read' | 'create' | 'search' | 'transaction';
+/** The FHIR core alone (no token, policy or audit), or the whole gateway as deployed. */
+export type Server = 'core' | 'gateway';
+
+export interface Row {
+  server: Server;
+  key: Key;
+  name: string;
+  sync: Sync;
+  figures: Figures;
+}
+
+export interface Run {
+  machine: Machine;
+  settings: LoadSettings;
+  seed: { resources: number; patients: number; tasks: number; owners: number; seconds: number };
+  /** Bare express, measured first and last. */
+  baselines: [Figures, Figures];
+  rows: Row[];
+  queryPlans: QueryPlans;
+  /** Seconds of load in each profiled pass. */
+  profileSeconds: number;
+  profiles: { server: Server; name: string; summary: ProfileSummary }[];
+  /** Wall-clock seconds of the whole run, compile to report. */
+  seconds: number;
+}
+
+/** Medplum 5 (PostgreSQL + Redis) on the same kind of machine, as ratios to the same bare express baseline. */
+const MEDPLUM: Record<Key, string> = { read: '0.13×', create: '0.033×', search: '0.033×', transaction: '0.008× (3 entries)' };
+
+export const SERVER_NAME: Record<Server, string> = { core: 'core', gateway: 'gateway' };
+
+export interface Target {
+  issue: 2 | 3;
+  name: string;
+  measured: string;
+  /** The same figure for the gateway, where the target is the core's: context, not judged. */
+  gateway?: string;
+  pass: boolean;
+}
+
+const n0 = (x: number) => Math.round(x).toLocaleString('en-GB');
+const ms = (x: number) => x.toFixed(2);
+const ratio = (x: number) => `${x.toFixed(2)}×`;
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+
+/** The faster baseline: the one a busy moment slowed least, so ratios err low. */
+export function baseline(run: Pick<Run, 'baselines'>): Figures {
+  const [a, b] = run.baselines;
+  return a.rps >= b.rps ? a : b;
+}
+
+export function row(run: Pick<Run, 'rows'>, server: Server, key: Key, sync: Sync = 'full'): Row {
+  const r = run.rows.find((x) => x.server === server && x.key === key && x.sync === sync);
+  if (!r) throw new Error(`no ${server} ${key} (${sync}) figures in this run`);
+  return r;
+}
+
+/** Share of the core's read throughput the gateway loses to tokens, access policy and audit. */
+export function readDrop(run: Pick<Run, 'rows'>): number {
+  return 1 - row(run, 'gateway', 'read').figures.rps / row(run, 'core', 'read').figures.rps;
+}
+
+export function targets(run: Pick<Run, 'rows' | 'baselines'>): Target[] {
+  const base = baseline(run);
+  const of = (server: Server) => ({
+    read: row(run, server, 'read').figures, create: row(run, server, 'create').figures, search: row(run, server, 'search').figures,
+  });
+  const core = of('core');
+  const gw = of('gateway');
+  const share = (f: Figures) => `${pct(f.rps / base.rps)} (${n0(f.rps)} of ${n0(base.rps)})`;
+  const drop = readDrop(run);
+  return [
+    { issue: 2, name: 'read by id ≥ 40% of bare express req/s', measured: share(core.read), gateway: share(gw.read), pass: core.read.rps / base.rps >= 0.4 },
+    { issue: 2, name: 'single create ≥ 2,000/s (durable: fsync per commit)', measured: `${n0(core.create.rps)}/s`, gateway: `${n0(gw.create.rps)}/s`, pass: core.create.rps >= 2000 },
+    { issue: 2, name: 'search page p99 < 20 ms', measured: `${ms(core.search.p99)} ms`, gateway: `${ms(gw.search.p99)} ms`, pass: core.search.p99 < 20 },
+    { issue: 2, name: 'read p99 < 5 ms', measured: `${ms(core.read.p99)} ms`, gateway: `${ms(gw.read.p99)} ms`, pass: core.read.p99 < 5 },
+    {
+      issue: 3, name: 'auth + audit cost on reads: gateway read req/s < 30% below the core\'s',
+      measured: `${pct(drop)} drop (${n0(gw.read.rps)} against ${n0(core.read.rps)} req/s)`, pass: drop < 0.3,
+    },
+  ];
+}
+
+/** A markdown table; cells may not hold a pipe, so any is escaped. */
+function table(head: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
+  return [line(head), `|${head.map(() => '---').join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+function figuresTable(run: Run): string {
+  const b = baseline(run);
+  const others = (f: Figures) => `${f.othersPct.toFixed(0)}%`;
+  const [first, last] = run.baselines;
+  const baseRow = (label: string, f: Figures) =>
+    ['bare express', label, '–', n0(f.rps), ratio(f.rps / b.rps), '', ms(f.p50), ms(f.p99), '', others(f)];
+  // Scenario by scenario, core then gateway, in the order of the table's scenarios.
+  const keys: Key[] = ['read', 'search', 'create', 'transaction'];
+  const rows = keys.flatMap((key) => run.rows.filter((r) => r.key === key)
+    .sort((x, y) => (x.server === y.server ? (x.sync === 'full' ? -1 : 1) : x.server === 'core' ? -1 : 1)));
+  return table(['server', 'scenario', 'durability', 'req/s', '× bare express', '× core', 'p50 ms', 'p99 ms', 'Medplum 5, × bare express', 'others\' CPU'], [
+    baseRow('GET /ping/:id, first', first),
+    ...rows.map((r) => {
+      const f = r.figures;
+      const vsCore = r.server === 'gateway' ? ratio(f.rps / row(run, 'core', r.key, r.sync).figures.rps) : '';
+      return [
+        SERVER_NAME[r.server], r.name, r.sync === 'full' ? 'full (default)' : 'normal', n0(f.rps), ratio(f.rps / b.rps), vsCore,
+        ms(f.p50), ms(f.p99), r.sync === 'full' ? MEDPLUM[r.key] : '', others(f),
+      ];
+    }),
+    baseRow('GET /ping/:id, last', last),
+  ]);
+}
+
+function durability(run: Run): string {
+  const full = row(run, 'core', 'create', 'full').figures;
+  const normal = row(run, 'core', 'create', 'normal').figures;
+  const cost = 1 - full.rps / normal.rps;
+  return [
+    'With the default, `SIGNPOST_SQLITE_SYNC=full`, a write is acknowledged only once the write-ahead log holding it has been fsynced, so it survives power loss; group commit shares each fsync among all the transactions committed meanwhile. `normal` acknowledges at commit without the fsync: a crash of the process loses nothing, a power cut can lose the last commits.',
+    '',
+    `Single creates on the core: **${n0(full.rps)}/s with full** against ${n0(normal.rps)}/s with normal: ${cost >= 0 ? `durability costs ${pct(cost)} of create throughput here` : 'no measurable cost in this run (the difference is noise)'} (p99 ${ms(full.p99)} ms against ${ms(normal.p99)} ms). This disk fsyncs in ${ms(run.machine.fsyncMs)} ms; on one that takes longer the cost grows, though group commit keeps it per batch rather than per request. Every other figure in this report is with full.`,
+  ].join('\n');
+}
+
+function queryPlanSection(run: Run): string {
+  const q = run.queryPlans;
+  return [
+    `The SQL the store runs for \`${q.query}\`, compiled as \`SqlStoreTx.search\` compiles it (\`parseSearch\`, then \`searchPageQuery\` on \`queryBuilder('sqlite')\`), against the seeded database before any scenario wrote to it. The gateway's \`CallerTx\` adds the access policy's filter (the Tasks granted to the link worker's organisation); the core runs the query as parsed. The timing is of the statement alone, prepared once, run ${q.plans[0]?.runs ?? 0} times over the ${run.seed.owners} owners in turn: what SQLite costs before any HTTP, JSON or audit work.`,
+    '',
+    ...q.plans.flatMap((p) => [
+      `### ${SERVER_NAME[p.server]}: ${p.rows} rows (a page of 50 and one more, which tells whether a next page exists), ${ms(p.medianMs)} ms median, ${ms(p.maxMs)} ms at worst`,
+      '',
+      '```sql',
+      p.sql,
+      `-- parameters: ${JSON.stringify(p.parameters)}`,
+      '```',
+      '',
+      '```',
+      'EXPLAIN QUERY PLAN',
+      ...p.plan,
+      '```',
+      '',
+    ]),
+  ].join('\n');
+}
+
+function profileSection(p: Run['profiles'][number]): string {
+  const list = (items: { name: string; pct: number }[]) => items.map((i) => `${i.pct.toFixed(1)}% \`${i.name}\``).join('<br>');
+  return [
+    `### ${SERVER_NAME[p.server]}: ${p.name}`,
+    `The ${p.server === 'core' ? 'core server' : 'gateway'} process over ${p.summary.seconds.toFixed(1)} s (start-up, warm-up and load), idle ${p.summary.idlePct.toFixed(0)}% of the time; percentages are of the time it was busy. Inclusive time of a middleware includes what runs inside its \`next()\`.`,
+    '',
+    table(['by owner of the code (self time)', 'by function (self time)', 'Signpost functions (inclusive)'], [[
+      list(p.summary.areas), list(p.summary.functions), list(p.summary.signpost),
+    ]]),
+  ].join('\n');
+}
+
+export function renderReport(run: Run): string {
+  const m = run.machine;
+  const s = run.settings;
+  const ts = targets(run);
+  const verdict = (t: Target) => (t.pass ? 'pass' : '**FAIL**');
+  return `# Performance
+
+Generated by \`npm run bench\` (bench/run.ts) on ${m.date} in ${(run.seconds / 60).toFixed(1)} minutes; rerun it rather than editing this file.
+
+Two servers over the same seeded store, from the same build: the **core** (the FHIR R4 interactions alone, as the FHIR-mechanics tests run them: no token, no access policy, no audit) and the **gateway** (everything \`npm start\` runs: bearer tokens, the access policy on every read and query, a hash-chained AuditEvent in the transaction of every request and a Provenance for every write). Issue 2's targets are the core's; issue 3's is what the gateway adds on reads.
+
+## Results
+
+${figuresTable(run)}
+
+Ratios are of req/s: "× bare express" to the faster of the two baseline runs, "× core" of the gateway to the core on the same scenario. For scale: Medplum 5 (PostgreSQL + Redis), a widely used open-source FHIR server, measured on this same kind of machine, reached 0.13× the bare express req/s on reads, 0.033× on creates, 0.033× on a search page and 0.008× on a 3-entry transaction.
+
+## Targets (at concurrency ${s.connections}, ${n0(run.seed.resources)} resources stored)
+
+Issue 2, on the core:
+
+${table(['target', 'core', 'result', 'gateway, for comparison'], ts.filter((t) => t.issue === 2).map((t) => [t.name, t.measured, verdict(t), t.gateway ?? '']))}
+
+Issue 3, the gateway against the core:
+
+${table(['target', 'measured', 'result'], ts.filter((t) => t.issue === 3).map((t) => [t.name, t.measured, verdict(t)]))}
+
+## Durability and its cost
+
+${durability(run)}
+
+## Machine
+
+${table(['', ''], [
+    ['CPU', `${m.cpu}, ${m.cores} cores`], ['RAM', `${m.ramGiB} GiB`], ['Node', m.node], ['OS', m.os],
+    ['data directory', `${m.disk}; a 4 KiB append + fsync takes ${m.fsyncMs.toFixed(2)} ms (median)`], ['Signpost', `commit ${m.commit}`],
+  ])}
+
+## Method
+
+- Load: autocannon 8, driven from the bench process; every server under test runs in a process of its own. **${s.connections} concurrent connections**, no pipelining, ${s.warmupSeconds} s of warm-up (discarded) then ${s.seconds} s measured per scenario. Latencies are per request, over successful responses, measured by the client with sub-millisecond precision.
+- A run fails if any response has another status than the scenario expects, or any connection errors or times out: errors are never counted as throughput. Before each scenario one probe request checks the answer (a search must return a full page).
+- Baseline: a bare express 5 app (no middleware, no store) answering \`GET /ping/:id\` with a two-field JSON, same client settings, measured first and last; ratios are to the faster of the two.
+- The machine is shared (other engineers' test runs): each scenario waits (up to ${s.quietSeconds} s) for a quiet second before its measured run, and the last column gives how much of one core other processes used meanwhile (kernel work for our own fsyncs included). A scenario during which others used more than ${s.retryAbovePct ?? 0}% of a core is measured once more and the less disturbed run kept; figures with a high share there are still low.
+- Build: at the start of the run, one \`tsc\` compiles \`src/\` together with the bench's core server, seed and query-plan script (bench/tsconfig.build.json) into a directory of the run's own, so both servers run the very same compiled \`src/\` whatever happens to \`dist/\` meanwhile. Each scenario gets a freshly started server process, \`LOG_LEVEL=warn\` (no per-request log lines), on the seeded \`SIGNPOST_DATA_DIR\`, with \`SIGNPOST_SQLITE_SYNC=full\` unless the durability column says otherwise.
+- **Core**: bench/core-server.ts, which opens the store as the gateway does (\`SqliteStore\` on \`signpost.sqlite\` in the data directory) and serves \`createApp(coreAppOptions(store))\`, imported from test/fixtures/gateway.ts: the same express app, FHIR routes, validation, interactions and store as the gateway, but every request runs as one fixed caller straight in a store transaction: no bearer token is checked, no access policy narrows reads or searches, no AuditEvent or Provenance is written, and no Organizations are materialised from a deployment config.
+- **Gateway**: the compiled \`main.js\`, as \`npm start\` runs it, with the bench's own deployment config: practice ${PRACTICE} with a referrer client, and ${run.seed.owners} social prescribing services, each with a link-worker client. Every request carries a bearer token from \`POST /oauth2/token\` (fetched before the measured load) and passes the access policy; the gateway writes a hash-chained AuditEvent for each one in the same transaction, and a Provenance for each write.
+- Store: seeded with **${n0(run.seed.resources)} resources** (${n0(run.seed.patients)} Patients with NHS numbers, ${n0(run.seed.tasks)} Tasks, ${run.seed.owners + 1} Organizations; each Task is owned by one of the services and has a status, 40% \`requested\`), written through SqliteStore in 2,000-write transactions with the access grants the practice's client would have given them (${run.seed.seconds.toFixed(0)} s). Reads and searches of both servers run on exactly that (core and gateway in turn, scenario by scenario); creates and transactions add to it.
+- Scenarios (the same requests to both servers, but for the bearer token): read = the practice's \`GET /fhir/Patient/<random seeded id>\`; create = the practice's \`POST /fhir/Patient\` (a new NHS number each, which the unique index checks); search = \`GET /fhir/Task?owner=Organization/<service>&status=requested&_count=50\` by that service's link worker, for a random service (a full page of 50, with a next link); transaction = the practice's \`POST /fhir\` Bundle of 5 Patients and 5 Consents that refer to them by \`urn:uuid\` (10 POST entries).
+
+## Query plan of the Task search
+
+${queryPlanSection(run)}
+## Where the time goes
+
+A second, shorter pass of each scenario on each server (${run.profileSeconds} s of load, full durability) under \`node --cpu-prof\`; the figures above are without the profiler. File names are of the compiled build: \`dist/\` is \`src/\` as \`npm run build\` lays it out (its source maps lead back to \`src/\`), \`bench/\` and \`test/\` the core server and its fixture.
+
+${run.profiles.map(profileSection).join('\n\n')}
+`;
+}

@@ -1,0 +1,144 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SERVICES, Tokens, writeDeployment } from './clients.js';
+import { NhsNumbers } from './fixtures.js';
+import { measure, type Figures, type LoadSettings, type Scenario } from './load.js';
+import { currentCommit, describeMachine } from './machine.js';
+import {
+  build, ROOT, runCompiled, startBaselineProcess, startCoreProcess, startGatewayProcess, type Build, type ChildServer, type Sync,
+} from './processes.js';
+import { profileIn, summarise } from './profile.js';
+import type { QueryPlans } from './query-plan.js';
+import { readDrop, renderReport, SERVER_NAME, targets, type Key, type Row, type Run, type Server } from './report.js';
+import { anonymous, baseline, bearer, fhirScenarios, type Scenarios } from './scenarios.js';
+import type { SeedManifest } from './seed.js';
+
+/**
+ * `npm run bench`: the bare express baseline, then the FHIR core alone and the whole gateway over one
+ * seeded store, each scenario on a freshly started server; then a profiled pass of each; then
+ * docs/PERFORMANCE.md from this run. BENCH_SECONDS and BENCH_RESOURCES shorten a run while working on
+ * the bench itself.
+ */
+
+const SETTINGS: LoadSettings = {
+  connections: 16, seconds: Number(process.env.BENCH_SECONDS ?? 10), warmupSeconds: 2, quietSeconds: 30, retryAbovePct: 25,
+};
+const RESOURCES = Number(process.env.BENCH_RESOURCES ?? 100_000);
+const PROFILE_SECONDS = 5;
+const REPORT = path.join(ROOT, 'docs', 'PERFORMANCE.md');
+
+/**
+ * Measures one scenario against a server started for it, and stops the server whatever happens.
+ * `prepare` runs once the server is up (the gateway's clients fetch their tokens).
+ */
+async function against(
+  server: Promise<ChildServer>, scenario: Scenario, settings: LoadSettings, prepare?: (url: string) => Promise<void>,
+): Promise<Figures> {
+  const s = await server;
+  let figures: Figures;
+  try {
+    await prepare?.(s.url);
+    figures = await measure(s.url, scenario, settings, [process.pid, s.pid]);
+  } catch (e) {
+    await s.stop().catch(() => undefined); // the measurement's error is the one worth showing
+    throw new Error(`${(e as Error).message}\nserver output:\n${s.output() || '(none)'}`, { cause: (e as Error).cause });
+  }
+  await s.stop();
+  return figures;
+}
+
+function print(server: string, name: string, sync: string, f: Figures, base?: Figures): void {
+  const vs = base ? `  ${(f.rps / base.rps).toFixed(2)}× express` : '';
+  console.log(`${server.padEnd(13)} ${name.padEnd(26)} ${sync.padEnd(7)} ${Math.round(f.rps).toString().padStart(7)} req/s  p50 ${f.p50.toFixed(2).padStart(7)} ms  p99 ${f.p99.toFixed(2).padStart(7)} ms  others ${f.othersPct.toFixed(0).padStart(3)}% of a core${vs}`);
+}
+
+async function main(work: string, b: Build, commit: string, started: number): Promise<void> {
+  const dataDir = path.join(work, 'data');
+  console.log(`concurrency ${SETTINGS.connections}, ${SETTINGS.warmupSeconds} s warm-up + ${SETTINGS.seconds} s per scenario`);
+  const before = await against(startBaselineProcess(), baseline(), SETTINGS);
+  print('bare express', 'GET /ping/:id (baseline)', '', before);
+
+  const seeding = Date.now();
+  const seed = JSON.parse(await runCompiled(b.seed, [dataDir, String(RESOURCES)])) as SeedManifest;
+  const seedSeconds = (Date.now() - seeding) / 1000;
+  console.log(`seeded ${RESOURCES} resources in ${seedSeconds.toFixed(1)} s`);
+  const machine = describeMachine(dataDir, commit);
+  // Before any server writes: the plan and the cost of the search on exactly the seeded store.
+  const queryPlans = JSON.parse(await runCompiled(b.queryPlan, [dataDir, ...SERVICES])) as QueryPlans;
+  for (const p of queryPlans.plans) console.log(`Task search SQL alone (${p.server}): ${p.medianMs.toFixed(2)} ms median, ${p.maxMs.toFixed(2)} ms worst of ${p.runs}`);
+
+  const configFile = path.join(work, 'config.json');
+  const tokens = new Tokens(writeDeployment(configFile));
+  const nhs = new NhsNumbers(seed.nhsUsed); // one series for both servers: they write to the same store
+  const scenarios: Record<Server, Scenarios> = {
+    core: fhirScenarios(seed, nhs, anonymous),
+    gateway: fhirScenarios(seed, nhs, bearer(tokens)),
+  };
+  const refresh = (url: string) => tokens.refresh(url);
+  const start = (server: Server, sync: Sync, cpuProfDir?: string) => {
+    const o = { dataDir, sync, ...(cpuProfDir ? { cpuProfDir } : {}) };
+    return server === 'core' ? startCoreProcess({ ...o, main: b.coreMain }) : startGatewayProcess({ ...o, main: b.gatewayMain, configFile });
+  };
+  const prepare = (server: Server) => (server === 'gateway' ? refresh : undefined);
+  // Reads and searches first, so they see exactly the seeded store; writes add to it afterwards. Core
+  // and gateway in turn on each scenario, so the pairs compared are measured close together.
+  const plan: [Server, Key, Sync][] = [
+    ['core', 'read', 'full'], ['gateway', 'read', 'full'],
+    ['core', 'search', 'full'], ['gateway', 'search', 'full'],
+    ['core', 'create', 'full'], ['core', 'create', 'normal'], ['gateway', 'create', 'full'],
+    ['core', 'transaction', 'full'], ['gateway', 'transaction', 'full'],
+  ];
+  const rows: Row[] = [];
+  for (const [server, key, sync] of plan) {
+    const scenario = scenarios[server][key];
+    const figures = await against(start(server, sync), scenario, SETTINGS, prepare(server));
+    rows.push({ server, key, name: scenario.name, sync, figures });
+    print(SERVER_NAME[server], scenario.name, sync, figures, before);
+  }
+  // Measured again at the end: the ratios use the faster of the two, so a busy moment cannot flatter them.
+  const after = await against(startBaselineProcess(), baseline(), SETTINGS);
+  print('bare express', 'GET /ping/:id (again)', '', after);
+  console.log(`\nauth + audit cost on reads: ${(100 * readDrop({ rows })).toFixed(0)}% drop (target < 30%)`);
+
+  // Profiles give shares of the server's own time, which a busy neighbour hardly skews: no waiting.
+  const profiles: Run['profiles'] = [];
+  for (const server of ['core', 'gateway'] as const) {
+    for (const key of ['read', 'search', 'create', 'transaction'] as const) {
+      const dir = fs.mkdtempSync(path.join(work, 'profile-'));
+      const scenario: Scenario = scenarios[server][key];
+      await against(start(server, 'full', dir), scenario, { ...SETTINGS, warmupSeconds: 1, seconds: PROFILE_SECONDS, quietSeconds: 0, retryAbovePct: 0 }, prepare(server));
+      profiles.push({ server, name: scenario.name, summary: summarise(profileIn(dir), b.root) });
+    }
+  }
+
+  const run: Run = {
+    machine, settings: SETTINGS, baselines: [before, after], rows, queryPlans, profileSeconds: PROFILE_SECONDS, profiles,
+    seed: {
+      resources: RESOURCES, patients: seed.patients.length, tasks: RESOURCES - seed.patients.length - SERVICES.length - 1,
+      owners: SERVICES.length, seconds: seedSeconds,
+    },
+    seconds: (Date.now() - started) / 1000,
+  };
+  console.log('\ntargets:');
+  for (const t of targets(run)) console.log(`  ${t.pass ? 'pass' : 'FAIL'}  issue ${t.issue}: ${t.name}: ${t.measured}`);
+  fs.writeFileSync(REPORT, renderReport(run));
+  console.log(`\nwrote ${path.relative(ROOT, REPORT)} (commit ${commit}; ${(run.seconds / 60).toFixed(1)} minutes)`);
+}
+
+// The report names the file system of this scratch space: on tmpfs an fsync would cost nothing.
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'signpost-bench-'));
+const started = Date.now();
+let compiled: Build | undefined;
+try {
+  const commit = currentCommit(); // read before compiling, so it names what the build holds
+  compiled = build();
+  await main(work, compiled, commit, started);
+} catch (e) {
+  const cause = (e as Error).cause;
+  console.error(`bench failed: ${(e as Error).message}${cause ? ` (${String(cause)})` : ''}`);
+  process.exitCode = 1;
+} finally {
+  fs.rmSync(work, { recursive: true, force: true });
+  compiled?.remove();
+}

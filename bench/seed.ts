@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { applyGrants } from '../src/auth/grants.js';
+import { organizationResource } from '../src/config/organizations.js';
+import { indexEntries } from '../src/fhir/index-values.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { ORGANIZATIONS, PRACTICE, SERVICES } from './clients.js';
+import { NhsNumbers, patient, task } from './fixtures.js';
+
+/**
+ * Child process: fills a data directory with `total` resources through the store itself (same
+ * versioning, indexes and access grants as if the practice's client had written them), in large
+ * transactions so that seeding takes seconds rather than the minutes 100,000 HTTP requests would.
+ * Usage: seed.ts <data dir> <total>; prints the SeedManifest as JSON on stdout.
+ */
+
+export interface SeedManifest {
+  /** Ids of the seeded Patients: the read scenario picks among them. */
+  patients: string[];
+  /** NHS numbers 0..nhsUsed-1 are taken; later writes continue from here. */
+  nhsUsed: number;
+}
+
+/** Writes per store transaction: big enough that commits are rare, small enough to keep memory flat. */
+const PER_TRANSACTION = 2_000;
+
+async function seed(dataDir: string, total: number): Promise<SeedManifest> {
+  // Durability does not matter while filling a scratch directory; the gateway reopens it with its own setting.
+  const store = await SqliteStore.open({
+    file: path.join(dataDir, 'signpost.sqlite'), // the file startGateway opens in SIGNPOST_DATA_DIR
+    indexer: (r) => indexEntries(r, ''),
+    synchronous: 'normal',
+  });
+  // The configured organisations first, exactly as the gateway materialises them, so it finds them unchanged.
+  const resources: (fhir4.Resource & { id: string })[] = ORGANIZATIONS.map(organizationResource);
+  const pairs = Math.floor((total - resources.length) / 2);
+  const nhs = new NhsNumbers();
+  const patients: string[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const id = randomUUID();
+    patients.push(id);
+    resources.push({ ...patient(nhs.take(), i), id });
+    resources.push({ ...task(i, SERVICES[i % SERVICES.length]!, `Patient/${id}`), id: randomUUID() });
+  }
+  // Odd totals: one more Patient, so the store holds exactly `total` resources.
+  if (resources.length < total) {
+    const id = randomUUID();
+    patients.push(id);
+    resources.push({ ...patient(nhs.take(), pairs), id });
+  }
+  for (let i = 0; i < resources.length; i += PER_TRANSACTION) {
+    const chunk = resources.slice(i, i + PER_TRANSACTION);
+    await store.transaction(async (tx) => {
+      for (const r of chunk) await applyGrants(tx, await tx.write(r, { method: 'POST', expectVersion: 0 }), PRACTICE, '');
+    });
+  }
+  // close() waits for the store's checkpoint worker to exit, and that worker is unref'd: with nothing
+  // else pending, this script's top-level await would end the process first (exit 13). Hold it open.
+  const hold = setInterval(() => undefined, 1000);
+  try {
+    await store.close();
+  } finally {
+    clearInterval(hold);
+  }
+  return { patients, nhsUsed: patients.length };
+}
+
+const [dataDir, total] = process.argv.slice(2);
+if (!dataDir || !total) throw new Error('usage: seed.ts <data dir> <total resources>');
+process.stdout.write(JSON.stringify(await seed(dataDir, Number(total))));
