@@ -91,3 +91,34 @@ export function patientsWithConsents(pairs: number, nhs: NhsNumbers): fhir4.Bund
   }
   return { resourceType: 'Bundle', type: 'transaction', entry };
 }
+
+/**
+ * A whole referral as a GP system sends it (DESIGN.md "Referral intake", path 2): the Patient, conditional
+ * on its NHS number, its Consent and the ServiceRequest, with urn:uuid references. The gateway also
+ * writes the Task, a Provenance per resource and the AuditEvent.
+ */
+export function referral(nhs: NhsNumbers, i: number): fhir4.Bundle {
+  const number = nhs.take();
+  const [p, c, s] = [`urn:uuid:${randomUUID()}`, `urn:uuid:${randomUUID()}`, `urn:uuid:${randomUUID()}`];
+  const serviceRequest: fhir4.ServiceRequest = {
+    resourceType: 'ServiceRequest',
+    identifier: [{ system: 'https://bench.example/referral', value: randomUUID() }],
+    status: 'active',
+    intent: 'order',
+    code: { coding: [{ system: 'http://snomed.info/sct', code: '871731000000106', display: 'Referral to social prescribing service' }] },
+    reasonCode: [{ coding: [{ system: 'http://snomed.info/sct', code: '267076002', display: 'Feeling lonely' }] }],
+    subject: { reference: p },
+    requester: { reference: `Organization/${PRACTICE}` },
+    supportingInfo: [{ reference: c }],
+    authoredOn: new Date().toISOString(),
+  };
+  return {
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      { fullUrl: p, resource: patient(number, i), request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=${NHS_NUMBER}|${number}` } },
+      { fullUrl: c, resource: consent(p), request: { method: 'POST', url: 'Consent' } },
+      { fullUrl: s, resource: serviceRequest, request: { method: 'POST', url: 'ServiceRequest' } },
+    ],
+  };
+}

@@ -88,6 +88,7 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
     ['core', 'search', 'full'], ['gateway', 'search', 'full'],
     ['core', 'create', 'full'], ['core', 'create', 'normal'], ['gateway', 'create', 'full'],
     ['core', 'transaction', 'full'], ['gateway', 'transaction', 'full'],
+    ['gateway', 'intake', 'full'],
   ];
   const rows: Row[] = [];
   for (const [server, key, sync] of plan) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { linkWorker, REFERRER, SERVICES, type Tokens } from './clients.js';
-import { patient, patientsWithConsents, type NhsNumbers } from './fixtures.js';
+import { patient, patientsWithConsents, referral, type NhsNumbers } from './fixtures.js';
 import type { Scenario } from './load.js';
 import type { SeedManifest } from './seed.js';
 
@@ -62,5 +62,11 @@ export function fhirScenarios(seed: SeedManifest, nhs: NhsNumbers, as: Credentia
     next: () => ({ path: '/fhir', body: JSON.stringify(patientsWithConsents(BUNDLE_PAIRS, nhs)), headers: as(REFERRER) }),
     check: (body) => (entries(body) === BUNDLE_PAIRS * 2 ? undefined : `answered ${entries(body)} entries, not ${BUNDLE_PAIRS * 2}`),
   };
-  return { read, create, search, transaction };
+  // The gateway only: the referral rules belong to the gateway, the core stores what it is given.
+  const intake: Scenario = {
+    name: 'referral intake (Patient, Consent, ServiceRequest)', method: 'POST', expect: 200,
+    next: () => ({ path: '/fhir', body: JSON.stringify(referral(nhs, created++)), headers: as(REFERRER) }),
+    check: (body) => (entries(body) === 3 ? undefined : `answered ${entries(body)} entries, not 3`),
+  };
+  return { read, create, search, transaction, intake };
 }
