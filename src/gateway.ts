@@ -53,9 +53,10 @@ export interface AppParts {
 export async function buildApp(parts: AppParts): Promise<Express> {
   const { deployment, store, baseUrl } = parts;
   await materialiseOrganizations(store, deployment);
+  const previousKey = loadPreviousSigningKey(parts.dataDir);
   const tokens = new AccessTokens({
     key: loadOrCreateSigningKey(parts.dataDir),
-    ...(loadPreviousSigningKey(parts.dataDir) ? { previousKey: loadPreviousSigningKey(parts.dataDir)! } : {}),
+    ...(previousKey ? { previousKey } : {}),
     issuer: baseUrl,
   });
   const profilesDir = path.join(packageRoot(), 'profiles');

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { referenceTarget, valuesAt } from '../fhir/index-values.js';
+import { ODS_SYSTEM } from '../config/organizations.js';
 import type { Caller, FhirResult, InteractionInfo } from '../fhir/interaction.js';
 import { CLIENT_ID_SYSTEM } from './provenance.js';
 
@@ -74,7 +75,7 @@ export function auditEventFor(caller: Caller | undefined, info: InteractionInfo,
       ...(info.address ? { network: { address: info.address, type: '2' as const } } : {}),
     },
     {
-      who: { reference: `Organization/${caller.organization}`, identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: caller.organization } },
+      who: { reference: `Organization/${caller.organization}`, identifier: { system: ODS_SYSTEM, value: caller.organization } },
       requestor: false,
     },
   ] : [{

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ODS_SYSTEM } from '../config/organizations.js';
 import type { Caller } from '../fhir/interaction.js';
 import type { Stored } from '../store/store.js';
 
@@ -24,7 +25,7 @@ export function provenanceFor(stored: Stored, caller: Caller): fhir4.Provenance 
       type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author', display: 'Author' }] },
       who: { identifier: { system: CLIENT_ID_SYSTEM, value: caller.clientId }, display: caller.clientId },
       onBehalfOf: {
-        identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: caller.organization },
+        identifier: { system: ODS_SYSTEM, value: caller.organization },
       },
     }],
   };

@@ -1,7 +1,7 @@
 import { referenceTarget, valuesAt } from '../fhir/index-values.js';
+import { organisationOf } from '../config/organizations.js';
 import type { Stored, StoreTx } from '../store/store.js';
 
-const ODS_SYSTEMS = ['https://fhir.nhs.uk/Id/ods-organization-code', 'https://fhir.nhs.uk/id/ods-organization-code'];
 
 /**
  * Who may see what, derived from the references a resource carries (DESIGN.md "Roles"):
@@ -38,22 +38,6 @@ function targets(resource: fhir4.Resource, paths: string[] | undefined, baseUrl:
   });
 }
 
-/** The ODS code behind a party reference: an Organization, or the organisation of a PractitionerRole. */
-async function organisationOf(tx: StoreTx, target: string, baseUrl: string, depth = 0): Promise<string | undefined> {
-  const [type = '', id = ''] = target.split('/');
-  const s = await tx.read(type, id);
-  if (!s) return undefined;
-  if (type === 'Organization') {
-    const ods = (s.resource as fhir4.Organization).identifier?.find((i) => ODS_SYSTEMS.includes(i.system ?? ''))?.value;
-    return ods ?? id;
-  }
-  if (type === 'PractitionerRole' && depth === 0) {
-    const org = targets(s.resource, ['organization'], baseUrl)[0];
-    return org ? organisationOf(tx, org, baseUrl, 1) : undefined;
-  }
-  return undefined;
-}
-
 /**
  * The references through which a write links a resource into others' visibility (shares and inherits),
  * with the FHIRPath of each. A writer must see what it newly links to: otherwise naming another
@@ -74,7 +58,7 @@ export async function applyGrants(tx: StoreTx, stored: Stored, writer: string, b
   const r = stored.resource;
   const orgs = new Set<string>([writer]);
   for (const t of targets(r, PARTIES[stored.type], baseUrl)) {
-    const ods = await organisationOf(tx, t, baseUrl);
+    const ods = await organisationOf({ reference: t }, tx, baseUrl);
     if (ods) orgs.add(ods);
   }
   for (const t of targets(r, INHERITS[stored.type], baseUrl)) {

@@ -1,6 +1,6 @@
 import type { Caller } from '../fhir/interaction.js';
 import { FhirError } from '../fhir/errors.js';
-import { ODS_SYSTEM } from '../config/organizations.js';
+import { ODS_SYSTEM, ODS_SYSTEM_LOWER_CASE, ODS_SYSTEMS } from '../config/organizations.js';
 import { NHS_NUMBER_SYSTEM } from './nhs-number.js';
 import { SNOMED } from './reasons.js';
 import { SOCIAL_PRESCRIBING_REFERRAL } from './referral-rules.js';
@@ -9,7 +9,6 @@ import { SOCIAL_PRESCRIBING_REFERRAL } from './referral-rules.js';
 export const BARS_EVENTS = 'https://fhir.nhs.uk/CodeSystem/message-events-bars';
 export const BARS_REASONS = 'https://fhir.nhs.uk/CodeSystem/message-reason-bars';
 export const REFERRAL_REQUEST = 'servicerequest-request';
-const LOWER_CASE_ODS = 'https://fhir.nhs.uk/id/ods-organization-code';
 
 export type BarsReason = 'new' | 'update' | 'delete';
 
@@ -50,14 +49,14 @@ export function readBarsMessage(bundle: fhir4.Bundle): BarsReferral {
 
 /** Published BaRS spells the ODS system with a lower-case "id"; we store the canonical spelling. */
 function canonicalOds(identifier: fhir4.Identifier | undefined): fhir4.Identifier | undefined {
-  return identifier?.system === LOWER_CASE_ODS ? { ...identifier, system: ODS_SYSTEM } : identifier;
+  return identifier?.system === ODS_SYSTEM_LOWER_CASE ? { ...identifier, system: ODS_SYSTEM } : identifier;
 }
 
 /** A reference to an Organization carried in the message becomes a logical reference by ODS code. */
 function organisationReference(ref: fhir4.Reference | undefined, entries: Map<string, fhir4.Resource>): fhir4.Reference | undefined {
   const target = ref?.reference ? entries.get(ref.reference) : undefined;
   if (target?.resourceType !== 'Organization') return ref;
-  const ods = canonicalOds((target as fhir4.Organization).identifier?.find((i) => [ODS_SYSTEM, LOWER_CASE_ODS].includes(i.system ?? '')));
+  const ods = canonicalOds((target as fhir4.Organization).identifier?.find((i) => ODS_SYSTEMS.includes(i.system ?? '')));
   return ods ? { type: 'Organization', identifier: ods, ...((target as fhir4.Organization).name ? { display: (target as fhir4.Organization).name } : {}) } : undefined;
 }
 

@@ -1,16 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { WriteRules, WriteRulesByType } from '../auth/write-rules.js';
 import type { Deployment } from '../config/deployment.js';
-import { ODS_SYSTEM } from '../config/organizations.js';
+import { ODS_SYSTEM, organisationOf } from '../config/organizations.js';
 import { FhirError } from '../fhir/errors.js';
 import type { Caller } from '../fhir/interaction.js';
 import type { Stored, StoreTx } from '../store/store.js';
 import { isValidNhsNumber, NHS_NUMBER_SYSTEM } from './nhs-number.js';
 import { referralShapeIssues } from './referral-rules.js';
 import { routeReferral } from './routing.js';
-
-// Published BaRS messages spell the ODS system with a lower-case "id" (docs/INTEGRATION.md).
-const ODS_SYSTEMS = [ODS_SYSTEM, 'https://fhir.nhs.uk/id/ods-organization-code'];
 
 export interface IntakeConfig {
   deployment: Deployment;
@@ -19,19 +16,6 @@ export interface IntakeConfig {
 
 const refused = (code: 'required' | 'business-rule' | 'not-found' | 'invalid', text: string, expression: string) =>
   new FhirError(422, code, text, expression);
-
-/** The ODS code a reference names: an Organization (by id or ODS identifier) or a PractitionerRole's organisation. */
-async function organisationOf(ref: fhir4.Reference | undefined, tx: StoreTx): Promise<string | undefined> {
-  if (!ref) return undefined;
-  if (ref.identifier && ODS_SYSTEMS.includes(ref.identifier.system ?? '') && ref.identifier.value) return ref.identifier.value;
-  const [type, id] = (ref.reference ?? '').split('/');
-  if (type === 'Organization' && id) return (await tx.read('Organization', id)) ? id : undefined;
-  if (type === 'PractitionerRole' && id) {
-    const role = (await tx.read('PractitionerRole', id))?.resource as fhir4.PractitionerRole | undefined;
-    return role?.organization ? organisationOf(role.organization, tx) : undefined;
-  }
-  return undefined;
-}
 
 /** The referred Patient, by reference or by NHS number, and it must carry a valid NHS number. */
 async function referredPatient(subject: fhir4.Reference | undefined, tx: StoreTx): Promise<Stored> {
@@ -73,13 +57,13 @@ async function acceptReferral(sr: fhir4.ServiceRequest & { id: string }, caller:
   if (issues.length) throw FhirError.many(422, issues);
   if (!sr.requester) throw refused('required', 'A referral names its requester: the practice, or a practitioner role of it', 'ServiceRequest.requester');
   const bareClinician = (sr.requester.reference ?? '').startsWith('Practitioner/');
-  const practice = bareClinician ? caller.organization : await organisationOf(sr.requester, tx);
+  const practice = bareClinician ? caller.organization : await organisationOf(sr.requester, tx, '');
   if (practice !== caller.organization) {
     throw refused('business-rule', `The requester must belong to the calling practice (${caller.organization})`, 'ServiceRequest.requester');
   }
   const patient = await referredPatient(sr.subject, tx);
   await requireConsent(sr, patient, tx);
-  const named = sr.performer?.[0] ? await organisationOf(sr.performer[0], tx) : undefined;
+  const named = sr.performer?.[0] ? await organisationOf(sr.performer[0], tx, '') : undefined;
   if (sr.performer?.[0] && !named) throw refused('business-rule', 'The performer is not a known organisation', 'ServiceRequest.performer[0]');
   const service = routeReferral(cfg.deployment, practice, named);
   const org = (ods: string, ref?: fhir4.Reference): fhir4.Reference => ({ ...ref, reference: `Organization/${ods}`, identifier: { system: ODS_SYSTEM, value: ods } });
