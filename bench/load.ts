@@ -1,6 +1,6 @@
 import http from 'node:http';
 import autocannon from 'autocannon';
-import { othersCpu, waitForQuiet } from './cpu.js';
+import { othersCpu, processCpu, waitForQuiet } from './cpu.js';
 
 /** One kind of request, sent over and over by every connection. */
 export interface Scenario {
@@ -23,6 +23,8 @@ export interface Figures {
   p99: number;
   /** Percent of one core that other processes used while this ran: high values mean the figures are low. */
   othersPct: number;
+  /** Microseconds of CPU the server process used per request (all threads, user and kernel). */
+  serverCpuUs: number;
 }
 
 export interface LoadSettings {
@@ -67,7 +69,7 @@ async function probe(url: string, s: Scenario): Promise<void> {
   if (problem) throw new Error(`${s.name}: ${s.method} ${path} ${problem}:\n${res.text.slice(0, 600)}`);
 }
 
-async function run(url: string, s: Scenario, connections: number, seconds: number): Promise<Omit<Figures, 'othersPct'>> {
+async function run(url: string, s: Scenario, connections: number, seconds: number): Promise<Omit<Figures, 'othersPct' | 'serverCpuUs'>> {
   const latencies: number[] = [];
   const instance = autocannon({
     url, connections, pipelining: 1, duration: seconds, timeout: RESPONSE_TIMEOUT,
@@ -110,8 +112,9 @@ export async function measure(url: string, s: Scenario, settings: LoadSettings, 
     await probe(url, s);
     await waitForQuiet(pids, settings.quietSeconds);
     const others = othersCpu(pids);
+    const server = processCpu(pids[pids.length - 1]!);
     const figures = await run(url, s, settings.connections, settings.seconds);
-    return { ...figures, othersPct: others() };
+    return { ...figures, othersPct: others(), serverCpuUs: (server() * 1000) / Math.max(1, figures.requests) };
   };
   const first = await measured();
   const limit = settings.retryAbovePct ?? 0;

@@ -26,6 +26,11 @@ const SETTINGS: LoadSettings = {
 };
 const RESOURCES = Number(process.env.BENCH_RESOURCES ?? 100_000);
 const PROFILE_SECONDS = 5;
+/**
+ * BENCH_ONLY=read,intake measures only those scenarios, on both servers, skips the profiled pass and
+ * leaves docs/PERFORMANCE.md alone: for working on one figure, never for the report.
+ */
+const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean);
 const REPORT = path.join(ROOT, 'docs', 'PERFORMANCE.md');
 
 /**
@@ -50,7 +55,7 @@ async function against(
 
 function print(server: string, name: string, sync: string, f: Figures, base?: Figures): void {
   const vs = base ? `  ${(f.rps / base.rps).toFixed(2)}× express` : '';
-  console.log(`${server.padEnd(13)} ${name.padEnd(26)} ${sync.padEnd(7)} ${Math.round(f.rps).toString().padStart(7)} req/s  p50 ${f.p50.toFixed(2).padStart(7)} ms  p99 ${f.p99.toFixed(2).padStart(7)} ms  others ${f.othersPct.toFixed(0).padStart(3)}% of a core${vs}`);
+  console.log(`${server.padEnd(13)} ${name.padEnd(26)} ${sync.padEnd(7)} ${Math.round(f.rps).toString().padStart(7)} req/s  p50 ${f.p50.toFixed(2).padStart(7)} ms  p99 ${f.p99.toFixed(2).padStart(7)} ms  cpu ${f.serverCpuUs.toFixed(0).padStart(4)} µs/req  others ${f.othersPct.toFixed(0).padStart(3)}% of a core${vs}`);
 }
 
 async function main(work: string, b: Build, commit: string, started: number): Promise<void> {
@@ -91,7 +96,7 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
     ['gateway', 'intake', 'full'],
   ];
   const rows: Row[] = [];
-  for (const [server, key, sync] of plan) {
+  for (const [server, key, sync] of plan.filter(([, key]) => !ONLY || ONLY.includes(key))) {
     const scenario = scenarios[server][key];
     const figures = await against(start(server, sync), scenario, SETTINGS, prepare(server));
     rows.push({ server, key, name: scenario.name, sync, figures });
@@ -100,17 +105,23 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
   // Measured again at the end: the ratios use the faster of the two, so a busy moment cannot flatter them.
   const after = await against(startBaselineProcess(), baseline(), SETTINGS);
   print('bare express', 'GET /ping/:id (again)', '', after);
-  console.log(`\nauth + audit cost on reads: ${(100 * readDrop({ rows })).toFixed(0)}% drop (target < 30%)`);
+  if (!ONLY || ONLY.includes('read')) console.log(`\nauth + audit cost on reads: ${(100 * readDrop({ rows })).toFixed(0)}% drop (target < 30%)`);
 
+  if (ONLY && !process.env.BENCH_PROFILE) return;
   // Profiles give shares of the server's own time, which a busy neighbour hardly skews: no waiting.
   const profiles: Run['profiles'] = [];
   for (const server of ['core', 'gateway'] as const) {
-    for (const key of ['read', 'search', 'create', 'transaction'] as const) {
+    for (const key of (ONLY as Key[] | undefined) ?? ['read', 'search', 'create', 'transaction'] as const) {
+      if (server === 'core' && key === 'intake') continue; // referral intake is the gateway's alone
       const dir = fs.mkdtempSync(path.join(work, 'profile-'));
       const scenario: Scenario = scenarios[server][key];
       await against(start(server, 'full', dir), scenario, { ...SETTINGS, warmupSeconds: 1, seconds: PROFILE_SECONDS, quietSeconds: 0, retryAbovePct: 0 }, prepare(server));
-      profiles.push({ server, name: scenario.name, summary: summarise(profileIn(dir), b.root) });
+      profiles.push({ server, name: scenario.name, summary: summarise(profileIn(dir), b.root, ONLY ? 30 : 12) });
     }
+  }
+  if (ONLY) {
+    console.log(JSON.stringify(profiles, null, 1));
+    return;
   }
 
   const run: Run = {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { referenceTarget, valuesAt } from '../fhir/index-values.js';
 import { ODS_SYSTEM } from '../config/organizations.js';
 import type { Caller, FhirResult, InteractionInfo } from '../fhir/interaction.js';
@@ -31,12 +30,15 @@ function versioned(r: fhir4.Resource): string {
   return `${r.resourceType}/${r.id}${r.meta?.versionId ? `/_history/${r.meta.versionId}` : ''}`;
 }
 
+/** An AuditEvent before the ledger gives it its place: its id, recorded time and previous hash. */
+export type UnrecordedAuditEvent = Omit<fhir4.AuditEvent, 'id' | 'recorded'>;
+
 /**
  * An AuditEvent after the IHE Basic Audit Log Patterns (BALP) RESTful shape: type rest, subtype the
  * interaction, the client and its organisation as agents with the requesting address, and as entities
  * each resource returned or changed, the patients they concern and the query.
  */
-export function auditEventFor(caller: Caller | undefined, info: InteractionInfo, outcome: AuditOutcome, recorded: string, baseUrl: string): fhir4.AuditEvent & { id: string } {
+export function auditEventFor(caller: Caller | undefined, info: InteractionInfo, outcome: AuditOutcome, baseUrl: string): UnrecordedAuditEvent {
   const resources = resultResources(outcome.result).filter((r) => r.id && r.resourceType !== 'OperationOutcome');
   const patients = new Set<string>();
   for (const r of resources) {
@@ -85,11 +87,9 @@ export function auditEventFor(caller: Caller | undefined, info: InteractionInfo,
   }];
   return {
     resourceType: 'AuditEvent',
-    id: randomUUID(),
     type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'RESTful Operation' },
     subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: info.subtype }],
     action: ACTION[info.subtype] ?? 'E',
-    recorded,
     outcome: outcome.outcome,
     ...(outcome.description ? { outcomeDesc: outcome.description } : {}),
     agent,

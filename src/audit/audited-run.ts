@@ -2,13 +2,12 @@ import { CallerTx } from '../auth/caller-tx.js';
 import type { WriteRulesByType } from '../auth/write-rules.js';
 import { FhirError } from '../fhir/errors.js';
 import type { Caller, InteractionInfo, RunInteraction } from '../fhir/interaction.js';
-import { formatInstant } from '../fhir/instant.js';
 import type { Store, StoreTx } from '../store/store.js';
 import { auditEventFor, type AuditOutcome } from './audit-event.js';
 import { appendAuditEvent } from './hash-chain.js';
 
 async function record(tx: StoreTx, baseUrl: string, caller: Caller | undefined, info: InteractionInfo, outcome: AuditOutcome): Promise<void> {
-  await appendAuditEvent(tx, auditEventFor(caller, info, outcome, formatInstant(Date.now() * 1000), baseUrl), caller?.organization);
+  await appendAuditEvent(tx, auditEventFor(caller, info, outcome, baseUrl), caller?.organization);
 }
 
 /** Audits a refusal or failure in a transaction of its own (the failed one has rolled back). */
@@ -27,7 +26,9 @@ export function auditedRunner(store: Store, baseUrl: () => string, rules: WriteR
   return async (caller, info, fn) => {
     try {
       return await store.transaction(async (tx) => {
-        const result = await fn(new CallerTx(tx, caller, baseUrl(), rules));
+        const callerTx = new CallerTx(tx, caller, baseUrl(), rules);
+        const result = await fn(callerTx);
+        await callerTx.recordProvenance();
         await record(tx, baseUrl(), caller, info, { outcome: '0', result });
         return result;
       });

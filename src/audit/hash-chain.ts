@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { referenceTarget } from '../fhir/index-values.js';
 import { formatInstant } from '../fhir/instant.js';
 import type { Store, Stored, StoreTx } from '../store/store.js';
+import type { UnrecordedAuditEvent } from './audit-event.js';
 
 /** Extension on each AuditEvent carrying the hash of the event before it. */
 export const PREVIOUS_HASH_URL = 'https://signpost.health/fhir/StructureDefinition/audit-previous-hash';
@@ -25,17 +26,20 @@ function entities(event: fhir4.AuditEvent): string[] {
  * link's hash, and its own hash (over that and its JSON) is stored beside it. Changing any stored
  * event afterwards breaks its link or the next one's.
  */
-export async function appendAuditEvent(tx: StoreTx, event: fhir4.AuditEvent, org: string | undefined): Promise<Stored> {
+export async function appendAuditEvent(tx: StoreTx, event: UnrecordedAuditEvent, org: string | undefined): Promise<Stored> {
   const head = await tx.auditHead();
   const seq = (head?.seq ?? 0) + 1;
   const previous = head?.hash ?? GENESIS;
   // The store's clock: recorded times increase along the chain, and each event is inside later snapshots.
   const recorded = tx.now();
+  const at = formatInstant(recorded);
+  const { resourceType, ...rest } = event;
   const resource = {
-    ...event,
+    resourceType,
     id: String(seq),
-    meta: { versionId: '1', lastUpdated: formatInstant(recorded) },
-    recorded: formatInstant(recorded),
+    meta: { versionId: '1', lastUpdated: at },
+    ...rest,
+    recorded: at,
     extension: [...(event.extension ?? []), { url: PREVIOUS_HASH_URL, valueString: previous }],
   } as Stored['resource'] & fhir4.AuditEvent;
   const json = JSON.stringify(resource);

@@ -12,14 +12,24 @@ const ACTIVITY: Record<Stored['method'], { code: string; display: string }> = {
   PATCH: { code: 'UPDATE', display: 'revise' },
 };
 
-/** The Provenance of one written version: who (client, on behalf of its organisation) did what, when. */
-export function provenanceFor(stored: Stored, caller: Caller): fhir4.Provenance & { id: string } {
-  const activity = stored.version === 1 ? ACTIVITY.POST : ACTIVITY[stored.method];
+/** What a write did to its resource: created it, or revised it (v3 DataOperation). */
+export function activityOf(stored: Stored): 'CREATE' | 'UPDATE' {
+  return (stored.version === 1 ? ACTIVITY.POST : ACTIVITY[stored.method]).code as 'CREATE' | 'UPDATE';
+}
+
+/**
+ * The Provenance of versions one interaction wrote with one activity: who (client, on behalf of its
+ * organisation) did what, when. Its recorded time is that of the last version it covers.
+ */
+export function provenanceFor(written: readonly Stored[], caller: Caller): fhir4.Provenance & { id: string } {
+  const last = written[written.length - 1];
+  if (!last) throw new Error('a Provenance needs at least one written version');
+  const activity = activityOf(last) === 'CREATE' ? ACTIVITY.POST : ACTIVITY.PUT;
   return {
     resourceType: 'Provenance',
     id: randomUUID(),
-    target: [{ reference: `${stored.type}/${stored.id}/_history/${stored.version}` }],
-    recorded: stored.resource.meta.lastUpdated,
+    target: written.map((s) => ({ reference: `${s.type}/${s.id}/_history/${s.version}` })),
+    recorded: last.resource.meta.lastUpdated,
     activity: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', ...activity }] },
     agent: [{
       type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author', display: 'Author' }] },

@@ -1,4 +1,4 @@
-import { provenanceFor } from '../audit/provenance.js';
+import { activityOf, provenanceFor } from '../audit/provenance.js';
 import { FhirError } from '../fhir/errors.js';
 import type { Caller } from '../fhir/interaction.js';
 import type {
@@ -16,6 +16,9 @@ import type { WriteRulesByType } from './write-rules.js';
  * a Provenance in the same transaction, the one write path for clients.
  */
 export class CallerTx implements StoreTx {
+  /** Versions written so far in this interaction: they await their Provenance. */
+  private readonly written: Stored[] = [];
+
   constructor(
     private readonly tx: StoreTx,
     private readonly caller: Caller,
@@ -99,13 +102,36 @@ export class CallerTx implements StoreTx {
     return this.present(stored);
   }
 
-  /** Writes a version with its grants and its Provenance: what every write, the client's or the server's, records. */
+  /** Writes a version with its grants: what every write, the client's or the server's, records. */
   private async recordedWrite(resource: fhir4.Resource & { id: string }, options: WriteOptions): Promise<Stored> {
     const stored = await this.tx.write(resource, options);
-    const orgs = await applyGrants(this.tx, stored, this.caller.organization, this.baseUrl);
-    const provenance = await this.tx.write(provenanceFor(stored, this.caller), { method: 'POST', expectVersion: 0 });
-    await this.tx.grant('Provenance', provenance.id, orgs);
+    await applyGrants(this.tx, stored, this.caller.organization, this.baseUrl);
+    this.written.push(stored);
     return stored;
+  }
+
+  /**
+   * Gives every version this interaction wrote its Provenance, in the same transaction: one per
+   * activity and audience, targeting each version it covers. A transaction Bundle that creates a
+   * referral gets one Provenance for all it created rather than one per resource, and each
+   * Provenance is granted exactly to the organisations that see its targets once the interaction is
+   * done (a referral shares its Patient with the service), so none names a version to an organisation
+   * that may not see it.
+   */
+  async recordProvenance(): Promise<void> {
+    const groups = new Map<string, { stored: Stored[]; orgs: string[] }>();
+    for (const stored of this.written) {
+      const audience = await this.tx.grantsOf(stored.type, stored.id);
+      const key = `${activityOf(stored)} ${audience.join(' ')}`;
+      const group = groups.get(key);
+      if (group) group.stored.push(stored);
+      else groups.set(key, { stored: [stored], orgs: audience });
+    }
+    this.written.length = 0;
+    for (const { stored, orgs } of groups.values()) {
+      const provenance = await this.tx.write(provenanceFor(stored, this.caller), { method: 'POST', expectVersion: 0 });
+      await this.tx.grant('Provenance', provenance.id, orgs);
+    }
   }
 
   grant(type: string, id: string, orgs: readonly string[]): Promise<void> {

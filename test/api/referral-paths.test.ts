@@ -140,3 +140,50 @@ describe('a referral once made', () => {
     expect(JSON.stringify(res.body)).not.toContain(patientId);
   });
 });
+
+describe('Provenance of an interaction', () => {
+  const provenances = async (client: AuthedClient, target: string) =>
+    ((await client.get(`/fhir/Provenance?target=${target}`)).body.entry ?? []).map((e: { resource: fhir4.Provenance }) => e.resource) as fhir4.Provenance[];
+  const targets = (p: fhir4.Provenance) => p.target.map((t) => t.reference!.replace(/\/_history\/\d+$/, '')).sort();
+
+  it('is one per activity and audience: a referral and the Task made for it share one, which the service sees', async () => {
+    const { patientId, consentId } = await patientWithConsent(7107);
+    const made = await gp.post('/fhir/ServiceRequest', referral({ reference: `Patient/${patientId}` }, consentId));
+    expect(made.status).toBe(201);
+    const task = (await lw.get(`/fhir/Task?based-on=ServiceRequest/${made.body.id}`)).body.entry[0].resource as fhir4.Task;
+    const seen = await provenances(lw, `ServiceRequest/${made.body.id}`);
+    expect(seen).toHaveLength(1);
+    expect(targets(seen[0]!)).toEqual([`ServiceRequest/${made.body.id}`, `Task/${task.id}`].sort());
+    expect(seen[0]!.target.every((t) => t.reference!.endsWith('/_history/1'))).toBe(true);
+    expect(seen[0]!.activity?.coding?.[0]?.code).toBe('CREATE');
+    // Revoking revises both in one interaction: one UPDATE Provenance for the two new versions.
+    const revoked = await gp.put(`/fhir/ServiceRequest/${made.body.id}`, { ...made.body, status: 'revoked' }, 'W/"1"');
+    expect(revoked.status).toBe(200);
+    const after = await provenances(gp, `Task/${task.id}`);
+    expect(after.map((p) => p.activity?.coding?.[0]?.code).sort()).toEqual(['CREATE', 'UPDATE']);
+    expect(targets(after.find((p) => p.activity?.coding?.[0]?.code === 'UPDATE')!)).toEqual([`ServiceRequest/${made.body.id}`, `Task/${task.id}`].sort());
+  });
+
+  it('never names to an organisation a version it may not see: writes with different audiences get separate Provenances', async () => {
+    const unreferred = nhsNumber(7108);
+    const referredNhs = nhsNumber(7109);
+    const bundle: fhir4.Bundle = {
+      resourceType: 'Bundle', type: 'transaction', entry: [
+        { fullUrl: 'urn:uuid:7a0c3d55-0b7e-4d1e-9c4e-000000007108', resource: patient(unreferred), request: { method: 'POST', url: 'Patient' } },
+        { fullUrl: 'urn:uuid:7a0c3d55-0b7e-4d1e-9c4e-000000007109', resource: patient(referredNhs), request: { method: 'POST', url: 'Patient' } },
+        { fullUrl: 'urn:uuid:7a0c3d55-0b7e-4d1e-9c4e-00000000c109', resource: { ...consent('x'), patient: { reference: 'urn:uuid:7a0c3d55-0b7e-4d1e-9c4e-000000007109' } } as fhir4.Consent, request: { method: 'POST', url: 'Consent' } },
+        { resource: referral({ reference: 'urn:uuid:7a0c3d55-0b7e-4d1e-9c4e-000000007109' }, 'x', { supportingInfo: [{ reference: 'urn:uuid:7a0c3d55-0b7e-4d1e-9c4e-00000000c109' }] }), request: { method: 'POST', url: 'ServiceRequest' } },
+      ],
+    };
+    const res = await gp.post('/fhir', bundle);
+    expect(res.status, JSON.stringify(res.body).slice(0, 400)).toBe(200);
+    const [alone, referred] = (res.body.entry as fhir4.BundleEntry[]).map((e) => e.response!.location!.split('/_history')[0]!);
+    // The practice sees both Provenances; the service only the one of what was shared with it.
+    expect((await provenances(gp, alone!)).map(targets)).toEqual([[alone]]);
+    const shared = await provenances(lw, referred!);
+    expect(shared).toHaveLength(1);
+    expect(targets(shared[0]!)).toHaveLength(4);
+    expect(targets(shared[0]!)).not.toContain(alone);
+    expect(await provenances(lw, alone!)).toEqual([]);
+  });
+});

@@ -263,6 +263,28 @@ export function storeSupportContract(name: string, harness: () => StoreHarness):
       expect(hist.versions.map((v) => v.id)).toEqual(['2', '1']);
       await expect(store.transaction((tx) => tx.write({ resourceType: 'AuditEvent', id: '9' } as fhir4.AuditEvent & { id: string }, { method: 'POST' }))).rejects.toThrow(/ledger/);
       await expect(store.transaction((tx) => tx.appendAudit({ seq: 2, json: '{}', hash: 'x', recorded: t0 + 2, outcome: '0', subtype: 'read', entities: [] }))).rejects.toThrow();
+      expect(await store.transaction((tx) => tx.auditHead())).toEqual({ seq: 2, hash: 'h2', recorded: t0 + 1 });
+    });
+
+    it('knows the ledger head across transactions sharing a commit, and forgets appends that rolled back', async () => {
+      const entry = (seq: number, hash: string, at: number) =>
+        ({ seq, json: JSON.stringify({ resourceType: 'AuditEvent', id: String(seq) }), hash, recorded: at, outcome: '0', subtype: 'read', entities: [`Patient/h${seq}`, `Patient/h${seq}`, 'Task/t'] });
+      const appendAfterHead = (hash: string, fail = false) => store.transaction(async (tx) => {
+        const head = await tx.auditHead();
+        await tx.appendAudit(entry((head?.seq ?? 0) + 1, hash, tx.now()));
+        if (fail) throw new Error('rolled back');
+        return tx.auditHead();
+      });
+      // Queued together, so (in the embedded store) they share one commit; the failing one is undone alone.
+      const outcomes = await Promise.allSettled([appendAfterHead('a'), appendAfterHead('b', true), appendAfterHead('c'), appendAfterHead('d', true)]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected']);
+      expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value?.seq : undefined))).toEqual([1, undefined, 2, undefined]);
+      expect(await store.transaction((tx) => tx.auditHead())).toMatchObject({ seq: 2, hash: 'c' });
+      expect((await store.transaction((tx) => tx.auditEntries(0, 10))).map((e) => e.hash)).toEqual(['a', 'c']);
+      const bySeq = async (ref: string) => (await store.transaction((tx) =>
+        tx.search({ type: 'AuditEvent', sort: 'default', count: 10, filters: [{ kind: 'reference', param: 'entity', targets: [ref] }] }))).matches.map((m) => m.id);
+      expect(await bySeq('Task/t')).toEqual(['1', '2']);
+      expect(await bySeq('Patient/h2')).toEqual(['2']);
     });
   });
 }

@@ -34,15 +34,32 @@ const AUDIT = 'AuditEvent';
 /** Rows per multi-row INSERT: well under SQLite's 32,766 bound-parameter limit. */
 const INSERT_CHUNK = 200;
 
+/** The audit ledger's head when a store knows it without a query, or 'unknown'. */
+export type KnownHead = AuditHead | undefined | 'unknown';
+
 /** The StoreTx of the relational stores: every query goes through the runner of one open transaction. */
 export class SqlStoreTx implements StoreTx {
+  /**
+   * A store with one writer (SQLite) knows the ledger's head from the transactions before this one and
+   * passes it in; one shared by several instances passes 'unknown' and the head is read. Either way,
+   * after an append it is the appended entry: `ledgerHead` tells the store what this transaction left.
+   */
+  private head: KnownHead;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly queries: QueryCache,
     private readonly sql: SqlRunner,
     private readonly clock: MonotonicClock,
     private readonly indexer: Indexer,
-  ) {}
+    knownHead: KnownHead = 'unknown',
+  ) {
+    this.head = knownHead;
+  }
+
+  get ledgerHead(): KnownHead {
+    return this.head;
+  }
 
   async read(type: string, id: string, granted?: string): Promise<Stored | undefined> {
     if (type === AUDIT) return granted === undefined ? (await this.auditRows(auditHistoryQuery(this.db, { id, count: 1 })))[0] : undefined;
@@ -139,7 +156,7 @@ export class SqlStoreTx implements StoreTx {
     }
   }
 
-  private async insertRows<T extends 'sp_token' | 'sp_reference' | 'sp_date' | 'sp_string'>(
+  private async insertRows<T extends 'sp_token' | 'sp_reference' | 'sp_date' | 'sp_string' | 'audit_entity'>(
     table: T, rows: Database[T][],
   ): Promise<void> {
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
@@ -246,10 +263,12 @@ export class SqlStoreTx implements StoreTx {
   }
 
   async auditHead(): Promise<AuditHead | undefined> {
+    if (this.head !== 'unknown') return this.head;
     const rows = await this.sql.all<{ seq: number; hash: string; recorded: number }>(this.queries.get('audit-head', ($) =>
       this.db.selectFrom('audit_event').select(['seq', 'hash', 'recorded']).orderBy('seq', 'desc').limit(num($, 'one')), { one: 1 }));
     const r = rows[0];
-    return r && { seq: Number(r.seq), hash: r.hash, recorded: Number(r.recorded) };
+    this.head = r && { seq: Number(r.seq), hash: r.hash, recorded: Number(r.recorded) };
+    return this.head;
   }
 
   async appendAudit(e: AuditEntry): Promise<void> {
@@ -257,10 +276,8 @@ export class SqlStoreTx implements StoreTx {
       seq: num($, 'seq'), recorded: num($, 'recorded'), outcome: $('outcome'), subtype: $('subtype'),
       org: $('org'), json: $('json'), hash: $('hash'),
     }), { seq: e.seq, recorded: e.recorded, outcome: e.outcome, subtype: e.subtype, org: e.org ?? null, json: e.json, hash: e.hash }));
-    for (const ref of new Set(e.entities)) {
-      await this.sql.run(this.queries.get('audit-entity', ($) => this.db.insertInto('audit_entity')
-        .values({ ref: $('ref'), seq: num($, 'seq') }), { ref, seq: e.seq }));
-    }
+    await this.insertRows('audit_entity', [...new Set(e.entities)].map((ref) => ({ ref, seq: e.seq })));
+    this.head = { seq: e.seq, hash: e.hash, recorded: e.recorded };
   }
 
   async auditEntries(afterSeq: number, limit: number): Promise<Pick<AuditEntry, 'seq' | 'json' | 'hash'>[]> {

@@ -8,7 +8,7 @@ import { queryBuilder, type Database, type SqlRunner } from '../sql/database.js'
 import { migrate } from '../sql/migrations.js';
 import { QueryCache } from '../sql/query-cache.js';
 import { Checkpointer } from './checkpointer.js';
-import { SqlStoreTx, type Indexer } from '../sql/sql-tx.js';
+import { SqlStoreTx, type Indexer, type KnownHead } from '../sql/sql-tx.js';
 
 export interface SqliteStoreOptions {
   file: string;
@@ -65,6 +65,8 @@ export class SqliteStore implements Store {
   private awaitingSync: Settle[] = [];
   private syncing: Promise<void> | undefined;
   private checkpointer: Checkpointer | undefined;
+  /** The audit ledger's head as committed: this connection is the only writer, so it is read once. */
+  private ledgerHead: KnownHead = 'unknown';
 
   private constructor(private readonly options: SqliteStoreOptions) {
     fs.mkdirSync(path.dirname(options.file), { recursive: true });
@@ -72,6 +74,8 @@ export class SqliteStore implements Store {
     this.conn.pragma('journal_mode = WAL');
     this.conn.pragma('synchronous = NORMAL');
     this.conn.pragma('busy_timeout = 5000');
+    // Savepoint journals (one per queued transaction) stay in memory rather than spilling to temporary files.
+    this.conn.pragma('temp_store = MEMORY');
     // Checkpoints run on a worker thread (checkpointer.ts), not inside our commits.
     this.conn.pragma('wal_autocheckpoint = 0');
     this.durable = options.synchronous !== 'normal';
@@ -137,14 +141,16 @@ export class SqliteStore implements Store {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       const settles: Settle[] = [];
+      let head = this.ledgerHead;
       try {
         this.control.begin.run();
         for (const item of batch) {
           this.control.savepoint.run();
-          const tx = new SqlStoreTx(this.db, this.queries, this.runner, this.clock, this.options.indexer);
+          const tx = new SqlStoreTx(this.db, this.queries, this.runner, this.clock, this.options.indexer, head);
           try {
             const value = await item.fn(tx);
             this.control.release.run();
+            head = tx.ledgerHead;
             settles.push({ settle: () => item.resolve(value), fail: item.reject });
           } catch (error) {
             this.control.rollbackTo.run();
@@ -153,6 +159,7 @@ export class SqliteStore implements Store {
           }
         }
         this.control.commit.run();
+        this.ledgerHead = head;
       } catch (commitError) {
         // The batch as a whole failed (disk full, I/O error): nothing in it was committed.
         if (this.conn.inTransaction) this.control.rollback.run();
@@ -182,7 +189,7 @@ export class SqliteStore implements Store {
       const group = this.awaitingSync;
       this.awaitingSync = [];
       try {
-        await new Promise<void>((resolve, reject) => fs.fsync(this.walFd!, (err) => (err ? reject(err) : resolve())));
+        await new Promise<void>((resolve, reject) => fs.fdatasync(this.walFd!, (err) => (err ? reject(err) : resolve())));
         group.forEach((s) => s.settle());
       } catch (error) {
         // Committed but not known to be on disk: the clients must not be told it is saved.
