@@ -1,8 +1,9 @@
 import { activityOf, provenanceFor } from '../audit/provenance.js';
 import { FhirError } from '../fhir/errors.js';
 import type { Caller } from '../fhir/interaction.js';
-import type {
-  AuditEntry, AuditHead, HistoryPage, HistoryQuery, SearchPage, SearchQuery, Stored, StoreTx, WriteOptions,
+import {
+  type AuditEntry, type AuditHead, type HistoryPage, type HistoryQuery, type SearchPage, type SearchQuery, type Stored, type StoreTx,
+  UniqueIdentifierConflict, type WriteOptions,
 } from '../store/store.js';
 import { grantScope, requireAccess } from './access-policy.js';
 import { applyGrants, linkedReferences } from './grants.js';
@@ -87,6 +88,10 @@ export class CallerTx implements StoreTx {
     } else requireAccess(this.caller, type, 'create');
     const rules = this.rules[type];
     const resource = rules?.before ? await rules.before(input, exists, this.caller, this) : input;
+    if (!exists) {
+      const repeated = await rules?.existing?.(resource, this.caller, this);
+      if (repeated) return repeated;
+    }
     // Links the current version already has were checked when they were made (and a community group
     // updating its Task need not see the parent Task it is part of).
     const existing = new Set(exists ? linkedReferences(exists.resource, this.baseUrl).map((l) => l.target) : []);
@@ -97,9 +102,28 @@ export class CallerTx implements StoreTx {
         throw new FhirError(422, 'not-found', `${path} refers to ${target}, which is not known to this client`, path);
       }
     }
-    const stored = await this.recordedWrite(resource, options);
+    let stored: Stored;
+    try {
+      stored = await this.recordedWrite(resource, options);
+    } catch (e) {
+      const adopted = e instanceof UniqueIdentifierConflict && e.nothingWritten && options.conditional && rules?.adopt?.(e, this.caller)
+        ? await this.adopt(e) : undefined;
+      if (adopted) return adopted;
+      throw e;
+    }
     await rules?.after?.(stored, this.caller, this, (r, o = { method: 'POST', expectVersion: 0 }) => this.recordedWrite(r, o));
     return this.present(stored);
+  }
+
+  /**
+   * Gives the caller's organisation the resource that holds a unique identifier (a Patient by NHS
+   * number, to a second practice referring the same patient): from now on it sees it like its own.
+   */
+  private async adopt(conflict: UniqueIdentifierConflict): Promise<Stored | undefined> {
+    const holder = await this.tx.read(conflict.type, conflict.existingId);
+    if (!holder) return undefined;
+    await this.tx.grant(holder.type, holder.id, [this.caller.organization]);
+    return this.present(holder);
   }
 
   /** Writes a version with its grants: what every write, the client's or the server's, records. */

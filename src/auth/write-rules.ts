@@ -1,5 +1,5 @@
 import type { Caller } from '../fhir/interaction.js';
-import type { Stored, StoreTx, WriteOptions } from '../store/store.js';
+import type { Stored, StoreTx, UniqueIdentifierConflict, WriteOptions } from '../store/store.js';
 
 /**
  * Domain rules attached to the one write path (CallerTx.write), per resource type. They are plain
@@ -9,6 +9,16 @@ import type { Stored, StoreTx, WriteOptions } from '../store/store.js';
 export interface WriteRules {
   /** Checks, and may complete, a resource before a client writes it; throws a FhirError to refuse. */
   before?(next: fhir4.Resource & { id: string }, current: Stored | undefined, caller: Caller, tx: StoreTx): Promise<fhir4.Resource & { id: string }>;
+  /**
+   * Before a create: an existing resource the caller can see that the new one would only repeat (an
+   * idempotent re-send), to answer with instead of writing anything.
+   */
+  existing?(next: fhir4.Resource & { id: string }, caller: Caller, tx: StoreTx): Promise<Stored | undefined>;
+  /**
+   * A conditional create found nothing the caller sees, but another resource holds one of its unique
+   * identifiers: may the caller be given that resource (granted, and answered with it) rather than a 409?
+   */
+  adopt?(conflict: UniqueIdentifierConflict, caller: Caller): boolean;
   /**
    * Runs after the write, in the same transaction. `serverWrite` writes what the server does in
    * consequence (a referral's Task, cancelling it), on the caller's behalf: granted and with Provenance

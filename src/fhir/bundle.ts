@@ -185,8 +185,12 @@ export async function transaction(bundle: fhir4.Bundle, caller: Caller, tx: Stor
       }
       if (results[i]) continue; // a conditional create that matched
       if (req.method === 'POST' && req.compartment === undefined) {
-        const { ifNoneExist: _matchedNothing, id, ...plain } = req;
-        results[i] = await create(plain, tx, ctx, id);
+        const { ifNoneExist, id, ...plain } = req;
+        const result = await create(plain, tx, ctx, id, ifNoneExist !== undefined);
+        // Answered with a resource that already exists: later entries refer to that one.
+        const fullUrl = entries[i]?.fullUrl;
+        if (fullUrl && result.version && result.version.id !== id) resolved.set(fullUrl, `${result.version.type}/${result.version.id}`);
+        results[i] = result;
       } else {
         results[i] = await dispatch(req, tx, ctx);
       }

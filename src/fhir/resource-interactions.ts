@@ -72,9 +72,9 @@ function identifierConflict(e: UniqueIdentifierConflict): FhirError {
     `${e.type}.identifier`);
 }
 
-async function writeOrExplain(tx: StoreTx, resource: fhir4.Resource & { id: string }, expectVersion: number | undefined, method: Stored['method']): Promise<Stored> {
+async function writeOrExplain(tx: StoreTx, resource: fhir4.Resource & { id: string }, expectVersion: number | undefined, method: Stored['method'], conditional = false): Promise<Stored> {
   try {
-    return await tx.write(resource, { method, ...(expectVersion !== undefined ? { expectVersion } : {}) });
+    return await tx.write(resource, { method, ...(expectVersion !== undefined ? { expectVersion } : {}), ...(conditional ? { conditional } : {}) });
   } catch (e) {
     if (e instanceof UniqueIdentifierConflict) throw identifierConflict(e);
     if (e instanceof VersionConflict) {
@@ -95,8 +95,12 @@ export async function findExisting(type: string, query: string, tx: StoreTx, ctx
   return (await tx.search({ ...parsed.query, count: 2, total: false })).matches;
 }
 
-/** Create; a transaction passes the id it already handed out to references of the new resource. */
-export async function create(req: FhirRequest, tx: StoreTx, ctx: FhirContext, assignedId?: string): Promise<FhirResult> {
+/**
+ * Create. A transaction passes the id it already handed out to references of the new resource, and
+ * whether the entry was a conditional create (its If-None-Exist already searched). The write may
+ * answer with a resource that exists (an idempotent re-send, or a record the caller is given): 200.
+ */
+export async function create(req: FhirRequest, tx: StoreTx, ctx: FhirContext, assignedId?: string, conditional = req.ifNoneExist !== undefined): Promise<FhirResult> {
   const type = requireType(req.type);
   requireWritable(type);
   const body = validateResource(req.body, type);
@@ -108,8 +112,9 @@ export async function create(req: FhirRequest, tx: StoreTx, ctx: FhirContext, as
     if (existing[0]) return resultOf(existing[0], 200);
   }
   // The server assigns ids on create (R4 http.html#create): a client id in the body is ignored.
-  const stored = await writeOrExplain(tx, { ...body, id: assignedId ?? randomUUID() }, 0, 'POST');
-  return resultOf(stored, 201, true);
+  const id = assignedId ?? randomUUID();
+  const stored = await writeOrExplain(tx, { ...body, id }, 0, 'POST', conditional);
+  return stored.id === id ? resultOf(stored, 201, true) : resultOf(stored, 200);
 }
 
 export async function update(req: FhirRequest, tx: StoreTx): Promise<FhirResult> {

@@ -141,6 +141,37 @@ async function closeTasks(sr: Stored, status: 'revoked' | 'entered-in-error', tx
   }
 }
 
+/** A Consent's statement: everything but its identity and bookkeeping. */
+function statementOf(c: fhir4.Consent): string {
+  const { id: _id, meta: _meta, text: _text, ...statement } = c;
+  return canonicalJson(statement);
+}
+
+/** JSON with object keys in order, so that two senders' spellings of one statement compare equal. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * A re-sent referral carries its Consent again. The same statement of consent by the same patient,
+ * already recorded and visible to the practice, is that Consent: the re-send is answered with it
+ * rather than stored twice. A Consent that differs in anything (date, provision, policy) is new.
+ */
+async function sameConsent(next: fhir4.Consent, tx: StoreTx): Promise<Stored | undefined> {
+  const patient = next.patient?.reference;
+  if (!patient?.startsWith('Patient/')) return undefined;
+  const page = await tx.search({
+    type: 'Consent', sort: 'default', count: 100,
+    filters: [{ kind: 'reference', param: 'patient', targets: [patient] }, { kind: 'token', param: 'status', values: [{ code: next.status }] }],
+  });
+  const statement = statementOf(next);
+  return page.matches.find((m) => statementOf(m.resource as fhir4.Consent) === statement);
+}
+
 /** The write rules of referral intake: Patients carry valid NHS numbers; a new referral is checked, routed and given its Task. */
 export function intakeRules(cfg: IntakeConfig): WriteRulesByType {
   const patient: WriteRules = {
@@ -152,7 +183,11 @@ export function intakeRules(cfg: IntakeConfig): WriteRulesByType {
       });
       return next;
     },
+    // One Patient per NHS number, whichever practice recorded it first: a practice that sends its own
+    // (conditional on the NHS number, as a referral does) is given that Patient, never a second one.
+    adopt: (conflict, caller) => caller.role === 'referrer' && conflict.system === NHS_NUMBER_SYSTEM,
   };
+  const consent: WriteRules = { existing: (next, _caller, tx) => sameConsent(next as fhir4.Consent, tx) };
   const serviceRequest: WriteRules = {
     async before(next, current, caller, tx) {
       if (!current) return acceptReferral(next as fhir4.ServiceRequest & { id: string }, caller, tx, cfg);
@@ -168,5 +203,5 @@ export function intakeRules(cfg: IntakeConfig): WriteRulesByType {
       if (status === 'revoked' || status === 'entered-in-error') await closeTasks(stored, status, tx, serverWrite);
     },
   };
-  return { Patient: patient, ServiceRequest: serviceRequest };
+  return { Patient: patient, Consent: consent, ServiceRequest: serviceRequest };
 }

@@ -91,9 +91,12 @@ export interface HistoryPage {
   next?: Micros;
 }
 
-/** Raised when a write would give a second resource a business identifier that must be unique. */
+/**
+ * Raised when a write would give a second resource a business identifier that must be unique.
+ * `nothingWritten`: raised before the write changed anything, so the transaction may carry on.
+ */
 export class UniqueIdentifierConflict extends Error {
-  constructor(readonly type: string, readonly system: string, readonly value: string, readonly existingId: string) {
+  constructor(readonly type: string, readonly system: string, readonly value: string, readonly existingId: string, readonly nothingWritten = false) {
     super(`${type} with identifier ${system}|${value} already exists (${type}/${existingId})`);
   }
 }
@@ -109,6 +112,12 @@ export interface WriteOptions {
   /** The write applies only if the resource is at this version (If-Match); 0 means "must not exist". */
   expectVersion?: number;
   method: 'POST' | 'PUT' | 'PATCH';
+  /**
+   * A conditional create (If-None-Exist) that found nothing the caller can see. A layer with an access
+   * policy may then answer with an existing resource that holds the same unique identifier, when its
+   * rules let the caller have it (see WriteRules.adopt): the write returns a version with another id.
+   */
+  conditional?: boolean;
 }
 
 export interface StoreTx {

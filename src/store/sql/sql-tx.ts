@@ -100,6 +100,14 @@ export class SqlStoreTx implements StoreTx {
       ...rest,
       meta: { ...meta, versionId: String(version), lastUpdated: formatInstant(lastUpdated) },
     } as Stored['resource'];
+    const index = this.indexer(resource);
+    // Checked before anything is written, so that a caller may recover from the conflict in this transaction.
+    for (const u of index.uniqueIdentifiers) {
+      const holder = await this.identifierHolder(type, u.system, u.value);
+      if (holder && holder.rid !== (existing ? Number(existing.rid) : undefined)) {
+        throw new UniqueIdentifierConflict(type, u.system, u.value, holder.id, true);
+      }
+    }
     let rid: number;
     if (existing) {
       rid = Number(existing.rid);
@@ -119,7 +127,7 @@ export class SqlStoreTx implements StoreTx {
     }), {
       rid, version, type, id: input.id, at: lastUpdated, open: OPEN_ENDED, method: options.method, json: JSON.stringify(resource),
     }));
-    await this.writeIndex(rid, type, lastUpdated, this.indexer(resource));
+    await this.writeIndex(rid, type, lastUpdated, index);
     return { resource, type, id: input.id, version, lastUpdated, method: options.method };
   }
 
@@ -148,12 +156,17 @@ export class SqlStoreTx implements StoreTx {
         .values({ type, system: u.system, value: u.value, rid })
         .onConflict((oc) => oc.columns(['type', 'system', 'value']).doNothing()).returning('rid').compile());
       if (claimed.length === 0) {
-        const owner = await this.sql.all<{ id: string }>(this.db.selectFrom('unique_identifier as u')
-          .innerJoin('resource as r', 'r.rid', 'u.rid').select('r.id')
-          .where('u.type', '=', type).where('u.system', '=', u.system).where('u.value', '=', u.value).compile());
-        throw new UniqueIdentifierConflict(type, u.system, u.value, owner[0]?.id ?? 'unknown');
+        // Claimed meanwhile by a concurrent writer (a store with several): this write is half done.
+        throw new UniqueIdentifierConflict(type, u.system, u.value, (await this.identifierHolder(type, u.system, u.value))?.id ?? 'unknown');
       }
     }
+  }
+
+  private async identifierHolder(type: string, system: string, value: string): Promise<{ rid: number; id: string } | undefined> {
+    const rows = await this.sql.all<{ rid: number; id: string }>(this.queries.get('identifier-holder', ($) => this.db.selectFrom('unique_identifier as u')
+      .innerJoin('resource as r', 'r.rid', 'u.rid').select(['r.rid', 'r.id'])
+      .where('u.type', '=', $('type')).where('u.system', '=', $('system')).where('u.value', '=', $('value')), { type, system, value }));
+    return rows[0] && { rid: Number(rows[0].rid), id: rows[0].id };
   }
 
   private async insertRows<T extends 'sp_token' | 'sp_reference' | 'sp_date' | 'sp_string' | 'audit_entity'>(
