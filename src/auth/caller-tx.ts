@@ -174,6 +174,10 @@ export class CallerTx implements StoreTx {
     return this.tx.remember(scope, key, value, expiresAt);
   }
 
+  recall(scope: string, key: string): Promise<string | undefined> {
+    return this.tx.recall(scope, key);
+  }
+
   now(): number {
     return this.tx.now();
   }

@@ -52,12 +52,81 @@ function canonicalOds(identifier: fhir4.Identifier | undefined): fhir4.Identifie
   return identifier?.system === ODS_SYSTEM_LOWER_CASE ? { ...identifier, system: ODS_SYSTEM } : identifier;
 }
 
-/** A reference to an Organization carried in the message becomes a logical reference by ODS code. */
+/** The ODS code of an Organization carried in the message, in the canonical spelling. */
+function odsOf(org: fhir4.Resource | undefined): fhir4.Identifier | undefined {
+  if (org?.resourceType !== 'Organization') return undefined;
+  return canonicalOds((org as fhir4.Organization).identifier?.find((i) => ODS_SYSTEMS.includes(i.system ?? '') && i.value));
+}
+
+/** A logical reference by ODS code to the Organization a message entry is, or is provided by (a HealthcareService). */
 function organisationReference(ref: fhir4.Reference | undefined, entries: Map<string, fhir4.Resource>): fhir4.Reference | undefined {
-  const target = ref?.reference ? entries.get(ref.reference) : undefined;
-  if (target?.resourceType !== 'Organization') return ref;
-  const ods = canonicalOds((target as fhir4.Organization).identifier?.find((i) => ODS_SYSTEMS.includes(i.system ?? '')));
-  return ods ? { type: 'Organization', identifier: ods, ...((target as fhir4.Organization).name ? { display: (target as fhir4.Organization).name } : {}) } : undefined;
+  let target = ref?.reference ? entries.get(ref.reference) : undefined;
+  if (target?.resourceType === 'HealthcareService') {
+    const provider = (target as fhir4.HealthcareService).providedBy?.reference;
+    target = provider ? entries.get(provider) : undefined;
+  }
+  const ods = odsOf(target);
+  if (!ods) return undefined;
+  const name = (target as fhir4.Organization).name;
+  return { type: 'Organization', identifier: ods, ...(name ? { display: name } : {}) };
+}
+
+function displayOf(r: fhir4.Resource | undefined): string | undefined {
+  const named = r as { name?: string | fhir4.HumanName[] } | undefined;
+  if (typeof named?.name === 'string') return named.name;
+  const human = Array.isArray(named?.name) ? named.name[0] : undefined;
+  return human ? (human.text ?? [...(human.prefix ?? []), ...(human.given ?? []), human.family].filter(Boolean).join(' ')) || undefined : undefined;
+}
+
+/**
+ * References between the resources the transaction carries stay as they are (urn:uuid, resolved by
+ * the transaction). One to a message entry it does not carry becomes a logical reference by ODS code
+ * when that entry is (or is provided by) an Organization, and otherwise keeps only the entry's name:
+ * the referral keeps what the sender said without pointing at something this server never stored.
+ */
+function localise<T>(value: T, entries: Map<string, fhir4.Resource>, carried: ReadonlySet<string>): T {
+  if (Array.isArray(value)) return value.map((v) => localise(v, entries, carried)) as T;
+  if (!value || typeof value !== 'object') return value;
+  const obj = value as Record<string, unknown>;
+  const ref = obj.reference;
+  if (typeof ref === 'string' && entries.has(ref) && !carried.has(ref)) {
+    const { reference: _dropped, ...rest } = obj;
+    const org = organisationReference({ reference: ref }, entries);
+    const display = (rest.display as string | undefined) ?? displayOf(entries.get(ref));
+    return { ...rest, ...(org ?? { type: entries.get(ref)?.resourceType }), ...(display ? { display } : {}) } as T;
+  }
+  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, localise(v, entries, carried)])) as T;
+}
+
+type TransactionEntry = fhir4.BundleEntry & { fullUrl: string; resource: fhir4.Resource; request: fhir4.BundleEntryRequest };
+
+/** A transaction entry creating a message resource, conditional on its first full identifier when it has one. */
+function createEntry(fullUrl: string, resource: fhir4.Resource, conditional = true): TransactionEntry {
+  const { id: _id, meta: _meta, ...rest } = resource;
+  const id = conditional ? (resource as { identifier?: fhir4.Identifier[] }).identifier?.find((i) => i.system && i.value) : undefined;
+  return {
+    fullUrl, resource: rest as fhir4.Resource,
+    request: { method: 'POST', url: resource.resourceType, ...(id ? { ifNoneExist: `identifier=${id.system}|${id.value}` } : {}) },
+  };
+}
+
+/**
+ * The referring clinician a BaRS requester names. A PractitionerRole (with its Practitioner) is
+ * recorded as a role at the calling practice, found again by its identifier (an SDS role profile id)
+ * when it has one; a bare Practitioner is recorded and attributed to the calling practice.
+ */
+function clinicianEntries(ref: string, entries: Map<string, fhir4.Resource>, caller: Caller): TransactionEntry[] {
+  const target = entries.get(ref);
+  if (target?.resourceType === 'Practitioner') return [createEntry(ref, target)];
+  if (target?.resourceType !== 'PractitionerRole') return [];
+  const role = { ...(target as fhir4.PractitionerRole) };
+  role.organization = organisationReference(role.organization, entries) ?? { type: 'Organization', identifier: { system: ODS_SYSTEM, value: caller.organization } };
+  const practitionerUrl = role.practitioner?.reference;
+  const practitioner = practitionerUrl ? entries.get(practitionerUrl) : undefined;
+  return [
+    ...(practitioner?.resourceType === 'Practitioner' ? [createEntry(practitionerUrl!, practitioner)] : []),
+    createEntry(ref, role),
+  ];
 }
 
 /**
@@ -76,29 +145,28 @@ export function referralTransaction(msg: BarsReferral, caller: Caller): fhir4.Bu
   const nhs = (patient as fhir4.Patient).identifier?.find((i) => i.system === NHS_NUMBER_SYSTEM)?.value;
   const consents = [...entries].filter(([, r]) => r.resourceType === 'Consent' && (r as fhir4.Consent).patient?.reference === patientUrl);
   if (!sr.code) sr.code = { coding: [{ system: SNOMED, code: SOCIAL_PRESCRIBING_REFERRAL, display: 'Referral to social prescribing service' }] };
-  const requester = organisationReference(sr.requester, entries);
-  sr.requester = requester?.identifier ? requester : { type: 'Organization', identifier: { system: ODS_SYSTEM, value: caller.organization } };
-  const performer = organisationReference(sr.performer?.[0], entries);
-  if (performer?.identifier) sr.performer = [performer];
+  const clinician = sr.requester?.reference ? clinicianEntries(sr.requester.reference, entries, caller) : [];
+  if (!clinician.length) {
+    const requester = organisationReference(sr.requester, entries);
+    sr.requester = requester ?? { type: 'Organization', identifier: { system: ODS_SYSTEM, value: caller.organization } };
+  }
+  // The service asked for: the performer, else the message's destination (a HealthcareService counts as its provider).
+  const performer = organisationReference(sr.performer?.[0], entries) ?? organisationReference(msg.header.destination?.[0]?.receiver, entries);
+  if (performer) sr.performer = [performer];
   else delete sr.performer;
   if (!sr.supportingInfo?.some((s) => consents.some(([url]) => url === s.reference))) {
     sr.supportingInfo = [...(sr.supportingInfo ?? []), ...consents.map(([url]) => ({ reference: url }))];
   }
-  const identifier = sr.identifier?.find((i) => i.system && i.value);
-  const strip = <T extends fhir4.Resource>(r: T): T => {
-    const { id: _id, meta: _meta, ...rest } = r;
-    return rest as T;
-  };
+  const carriedEntries: TransactionEntry[] = [
+    { ...createEntry(patientUrl, patient, false), request: { method: 'POST', url: 'Patient', ...(nhs ? { ifNoneExist: `identifier=${NHS_NUMBER_SYSTEM}|${nhs}` } : {}) } },
+    ...consents.map(([url, c]) => createEntry(url, c, false)),
+    ...clinician,
+    createEntry(msg.serviceRequest.fullUrl, sr),
+  ];
+  const carried = new Set(carriedEntries.map((e) => e.fullUrl));
   return {
     resourceType: 'Bundle',
     type: 'transaction',
-    entry: [
-      { fullUrl: patientUrl, resource: strip(patient), request: { method: 'POST', url: 'Patient', ...(nhs ? { ifNoneExist: `identifier=${NHS_NUMBER_SYSTEM}|${nhs}` } : {}) } },
-      ...consents.map(([url, c]) => ({ fullUrl: url, resource: strip(c), request: { method: 'POST' as const, url: 'Consent' } })),
-      {
-        fullUrl: msg.serviceRequest.fullUrl, resource: strip(sr),
-        request: { method: 'POST', url: 'ServiceRequest', ...(identifier ? { ifNoneExist: `identifier=${identifier.system}|${identifier.value}` } : {}) },
-      },
-    ],
+    entry: carriedEntries.map((e) => ({ ...e, resource: localise(e.resource, entries, carried) })),
   };
 }

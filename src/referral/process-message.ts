@@ -9,9 +9,26 @@ import { BARS_EVENTS, readBarsMessage, referralTransaction, REFERRAL_REQUEST, ty
 /** How long a message's X-Request-Id is remembered, to answer a repeat with the first response. */
 const IDEMPOTENCY_MICROS = 7 * 24 * 3600 * 1_000_000;
 
-async function findReferral(msg: BarsReferral, tx: StoreTx): Promise<Stored> {
+/**
+ * BaRS senders may correlate an update with the original by the ServiceRequest's urn:uuid fullUrl
+ * alone (SERVREQ01). The gateway remembers, per practice, which referral each `new` message's
+ * ServiceRequest fullUrl became; the stored referral itself is the same as by any other path.
+ */
+const MESSAGE_URLS = 'bars-servicerequest-url';
+const URL_MEMORY_MICROS = 2 * 365 * 24 * 3600 * 1_000_000;
+const messageUrlKey = (caller: Caller, fullUrl: string) =>
+  (/^urn:uuid:[0-9a-f-]{36}$/i.test(fullUrl) ? `${caller.organization}:${fullUrl.toLowerCase()}` : undefined);
+
+/** The referral an update or delete is about: by the ServiceRequest's business identifier, else by the fullUrl the original message gave it. */
+async function findReferral(msg: BarsReferral, caller: Caller, tx: StoreTx): Promise<Stored> {
   const id = msg.serviceRequest.resource.identifier?.find((i) => i.system && i.value);
-  if (!id) throw new FhirError(422, 'required', `A ${msg.reason} message finds its referral by the ServiceRequest identifier`, 'ServiceRequest.identifier');
+  if (!id) {
+    const key = messageUrlKey(caller, msg.serviceRequest.fullUrl);
+    const srId = key ? await tx.recall(MESSAGE_URLS, key) : undefined;
+    const found = srId ? await tx.read('ServiceRequest', srId) : undefined;
+    if (found) return found;
+    throw new FhirError(422, 'required', `A ${msg.reason} message finds its referral by the ServiceRequest identifier, or by the urn:uuid fullUrl the original message gave it`, 'ServiceRequest.identifier');
+  }
   const page = await tx.search({ type: 'ServiceRequest', sort: 'default', count: 1, filters: [{ kind: 'token', param: 'identifier', values: [{ system: id.system!, code: id.value! }] }] });
   const found = page.matches[0];
   if (!found) throw new FhirError(422, 'not-found', `No referral ${id.system}|${id.value} of this practice is known`, 'ServiceRequest.identifier');
@@ -52,9 +69,11 @@ async function apply(msg: BarsReferral, caller: Caller, tx: StoreTx, ctx: FhirCo
       ?? (result.entry ?? []).map((e) => e.fullUrl ?? '').find((u) => u.includes('/ServiceRequest/'))?.replace(/^.*\/fhir\//, '');
     const stored = location ? await tx.read('ServiceRequest', location.split('/')[1] ?? '') : undefined;
     if (!stored) throw new FhirError(500, 'exception', 'The referral was accepted but could not be read back');
+    const key = messageUrlKey(caller, msg.serviceRequest.fullUrl);
+    if (key) await tx.remember(MESSAGE_URLS, key, stored.id, tx.now() + URL_MEMORY_MICROS);
     return stored;
   }
-  const current = await findReferral(msg, tx);
+  const current = await findReferral(msg, caller, tx);
   const sent = msg.serviceRequest.resource;
   const { meta: _meta, ...resource } = current.resource as fhir4.ServiceRequest & { id: string };
   const next: fhir4.ServiceRequest & { id: string } = msg.reason === 'delete'

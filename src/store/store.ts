@@ -141,6 +141,8 @@ export interface StoreTx {
   claimOnce(scope: string, key: string, value: string, expiresAt: Micros): Promise<string | undefined>;
   /** Records (or replaces) the value of a claimed key: what its first use produced, to answer repeats with. */
   remember(scope: string, key: string, value: string, expiresAt: Micros): Promise<void>;
+  /** The unexpired value recorded under (scope, key), if any; records nothing. */
+  recall(scope: string, key: string): Promise<string | undefined>;
 
   /**
    * A commit timestamp from the store's clock: later than every lastUpdated handed out before, so that

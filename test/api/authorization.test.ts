@@ -508,7 +508,7 @@ function createBody(type: string, mark: string): fhir4.Resource {
   switch (type) {
     case 'Patient': return worldPatient(nhsNumber((nhsSeed += 13)), 'Created', w.practice);
     // A statement of its own: the same Consent again would be answered with the recorded one (200).
-    case 'Consent': return { ...worldConsent(w.patient, w.practice), dateTime: `2025-02-${String(1 + (nhsSeed++ % 27)).padStart(2, '0')}T09:00:00Z` };
+    case 'Consent': return { ...worldConsent(w.patient, w.practice), dateTime: `2025-02-${String(1 + (nhsSeed++ % 27)).padStart(2, '0')}T09:00:00Z` } as fhir4.Consent;
     case 'ServiceRequest': return worldServiceRequest(refs);
     case 'Task': return worldTask({ serviceRequest: w.serviceRequest, patient: w.patient, requester: w.practice, owner: w.service });
     case 'QuestionnaireResponse': return worldQuestionnaireResponse(refs);

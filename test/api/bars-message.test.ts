@@ -147,3 +147,82 @@ describe('BaRS $process-message', () => {
     expect(viaTransaction.sr.subject?.reference).toBe(viaMessage.sr.subject?.reference);
   });
 });
+
+describe('BaRS entries beyond the referral itself', () => {
+  /** The example reshaped as GP systems commonly send it: a clinician (PractitionerRole and Practitioner) requests, a HealthcareService performs. */
+  function withClinicianAndService(seed: number): { bundle: fhir4.Bundle; identifier: string; roleId: string } {
+    const { bundle, identifier } = message(seed);
+    const entries = bundle.entry!;
+    const sr = entries.find((e) => e.resource?.resourceType === 'ServiceRequest')!.resource as fhir4.ServiceRequest;
+    const orgs = entries.filter((e) => e.resource?.resourceType === 'Organization');
+    const practiceUrl = orgs.find((e) => e.fullUrl === sr.requester?.reference)!.fullUrl!;
+    const serviceUrl = orgs.find((e) => e.fullUrl === sr.performer?.[0]?.reference)!.fullUrl!;
+    const roleId = `sds-role-${seed}-${Date.now()}`;
+    const roleUrl = 'urn:uuid:8d1c6f0e-5a3b-4c2d-9e1f-00000000a001';
+    const practitionerUrl = 'urn:uuid:8d1c6f0e-5a3b-4c2d-9e1f-00000000a002';
+    const hsUrl = 'urn:uuid:8d1c6f0e-5a3b-4c2d-9e1f-00000000a003';
+    entries.push(
+      { fullUrl: practitionerUrl, resource: { resourceType: 'Practitioner', identifier: [{ system: 'https://fhir.nhs.uk/Id/sds-user-id', value: `u-${roleId}` }], name: [{ family: 'Okafor', given: ['Ada'], prefix: ['Dr'] }] } as fhir4.Practitioner },
+      { fullUrl: roleUrl, resource: { resourceType: 'PractitionerRole', identifier: [{ system: 'https://fhir.nhs.uk/Id/sds-role-profile-id', value: roleId }], practitioner: { reference: practitionerUrl }, organization: { reference: practiceUrl } } as fhir4.PractitionerRole },
+      { fullUrl: hsUrl, resource: { resourceType: 'HealthcareService', name: 'Riverside social prescribing', providedBy: { reference: serviceUrl } } as fhir4.HealthcareService },
+    );
+    sr.requester = { reference: roleUrl };
+    sr.performer = [{ reference: hsUrl }];
+    (entries.find((e) => e.resource?.resourceType === 'Patient')!.resource as fhir4.Patient).generalPractitioner = [{ reference: practiceUrl }];
+    return { bundle, identifier, roleId };
+  }
+
+  it('records the requesting clinician as a role at the practice, routes by the HealthcareService provider and keeps every other reference resolvable', async () => {
+    const { bundle, identifier, roleId } = withClinicianAndService(6101);
+    const res = await send(bundle, `msg-${identifier}`);
+    expect(res.status, JSON.stringify(res.body).slice(0, 600)).toBe(200);
+    const { sr, tasks } = await referral(identifier);
+    expect(sr.requester?.reference).toMatch(/^PractitionerRole\//);
+    const role = (await gp.get(`/fhir/${sr.requester!.reference}`)).body as fhir4.PractitionerRole;
+    expect(role.identifier?.[0]?.value).toBe(roleId);
+    expect(role.organization?.identifier).toEqual({ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'A81001' });
+    const practitioner = (await gp.get(`/fhir/${role.practitioner!.reference}`)).body as fhir4.Practitioner;
+    expect(practitioner.name?.[0]?.family).toBe('Okafor');
+    expect(sr.performer?.[0]?.reference).toBe('Organization/SP001');
+    expect(tasks.map((t) => t.owner?.reference)).toEqual(['Organization/SP001']);
+    const patient = (await gp.get(`/fhir/${sr.subject!.reference}`)).body as fhir4.Patient;
+    expect(patient.generalPractitioner?.[0]).toMatchObject({ identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'A81001' } });
+    expect(JSON.stringify(patient)).not.toContain('urn:uuid:');
+  });
+
+  it('finds the clinician again by identifier: a second referral by the same role records no second PractitionerRole', async () => {
+    const first = withClinicianAndService(6102);
+    expect((await send(first.bundle)).status).toBe(200);
+    const second = withClinicianAndService(6103);
+    const body = JSON.parse(JSON.stringify(second.bundle).split(second.roleId).join(first.roleId)) as fhir4.Bundle;
+    expect((await send(body)).status).toBe(200);
+    const roles = await gp.get(`/fhir/PractitionerRole?identifier=${encodeURIComponent(`https://fhir.nhs.uk/Id/sds-role-profile-id|${first.roleId}`)}`);
+    expect(roles.body.entry).toHaveLength(1);
+    const [a, b] = await Promise.all([referral(first.identifier), referral(second.identifier)]);
+    expect(a.sr.requester?.reference).toBe(b.sr.requester?.reference);
+  });
+});
+
+describe('BaRS updates correlated by fullUrl (SERVREQ01)', () => {
+  it('finds the referral by the urn:uuid its ServiceRequest had in the original message when the update carries no identifier', async () => {
+    const srUrl = `urn:uuid:${crypto.randomUUID()}`;
+    const withUrl = (b: fhir4.Bundle, from: string) => JSON.parse(JSON.stringify(b).split(from).join(srUrl)) as fhir4.Bundle;
+    const { bundle, identifier } = message(6201);
+    const originalUrl = bundle.entry!.find((e) => e.resource?.resourceType === 'ServiceRequest')!.fullUrl!;
+    expect((await send(withUrl(bundle, originalUrl))).status).toBe(200);
+    const cancel = withUrl(message(6201, 'update', 'revoked').bundle, originalUrl);
+    delete (cancel.entry!.find((e) => e.resource?.resourceType === 'ServiceRequest')!.resource as fhir4.ServiceRequest).identifier;
+    // Another practice sending the same fullUrl finds nothing of this one's.
+    const other = await gw.as('otherReferrer');
+    const refused = await other.post('/fhir/$process-message', cancel);
+    expect(refused.status).toBe(422);
+    expect(refused.body.issue[0].expression).toEqual(['ServiceRequest.identifier']);
+    const res = await send(cancel);
+    expect(res.status, JSON.stringify(res.body).slice(0, 400)).toBe(200);
+    const { sr, tasks } = await referral(identifier);
+    expect(sr.status).toBe('revoked');
+    expect(tasks.map((t) => t.status)).toEqual(['cancelled']);
+    // The stored referral carries nothing of the message's fullUrl: every path stores the same.
+    expect(JSON.stringify(sr)).not.toContain(srUrl);
+  });
+});

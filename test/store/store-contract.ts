@@ -230,6 +230,12 @@ export function storeSupportContract(name: string, harness: () => StoreHarness):
         throw new Error('rolled back');
       })).rejects.toThrow();
       expect(await store.transaction((tx) => tx.claimOnce('jti', 'client-a:2', 'again', far))).toBeUndefined();
+      // recall reads without recording; expired values are not recalled.
+      expect(await store.transaction((tx) => tx.recall('jti', 'client-a:2'))).toBe('again');
+      expect(await store.transaction((tx) => tx.recall('jti', 'never-claimed'))).toBeUndefined();
+      expect(await store.transaction((tx) => tx.claimOnce('jti', 'never-claimed', 'first', far))).toBeUndefined();
+      await store.transaction((tx) => tx.remember('short', 'gone', 'v', past));
+      expect(await store.transaction((tx) => tx.recall('short', 'gone'))).toBeUndefined();
     });
 
     it('appends to the audit ledger, serving its events as read-only AuditEvents', async () => {

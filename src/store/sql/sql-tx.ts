@@ -254,14 +254,19 @@ export class SqlStoreTx implements StoreTx {
   }
 
   async claimOnce(scope: string, key: string, value: string, expiresAt: number): Promise<string | undefined> {
+    const found = await this.recall(scope, key);
+    if (found !== undefined) return found;
+    await this.remember(scope, key, value, expiresAt);
+    return undefined;
+  }
+
+  async recall(scope: string, key: string): Promise<string | undefined> {
     const now = this.clock.next();
     const existing = await this.sql.all<{ value: string; expires_at: number }>(this.queries.get('claim-get', ($) =>
       this.db.selectFrom('claim').select(['value', 'expires_at']).where('scope', '=', $('scope')).where('key', '=', $('key')),
     { scope, key }));
     const found = existing[0];
-    if (found && Number(found.expires_at) > now) return found.value;
-    await this.remember(scope, key, value, expiresAt);
-    return undefined;
+    return found && Number(found.expires_at) > now ? found.value : undefined;
   }
 
   async remember(scope: string, key: string, value: string, expiresAt: number): Promise<void> {
