@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
+import { renderStoredAuditRecord } from './audit/audit-event.js';
 import { auditedRunner, auditRefusal } from './audit/audited-run.js';
 import { verifyRoute } from './audit/verify-operation.js';
 import { AccessTokens } from './auth/access-token.js';
@@ -103,6 +104,7 @@ export async function startGateway(env: Env, logger: Logger): Promise<Gateway> {
   const store = await SqliteStore.open({
     file: path.join(env.dataDir, 'signpost.sqlite'),
     indexer: (r) => indexEntries(r, baseUrl),
+    renderAudit: renderStoredAuditRecord,
     synchronous: env.sqliteSync,
   });
   try {

@@ -3,11 +3,11 @@ import type { WriteRulesByType } from '../auth/write-rules.js';
 import { FhirError } from '../fhir/errors.js';
 import type { Caller, InteractionInfo, RunInteraction } from '../fhir/interaction.js';
 import type { Store, StoreTx } from '../store/store.js';
-import { auditEventFor, type AuditOutcome } from './audit-event.js';
-import { appendAuditEvent } from './hash-chain.js';
+import { auditRecordFor, type AuditOutcome } from './audit-event.js';
+import { appendAuditRecord } from './hash-chain.js';
 
 async function record(tx: StoreTx, baseUrl: string, caller: Caller | undefined, info: InteractionInfo, outcome: AuditOutcome): Promise<void> {
-  await appendAuditEvent(tx, auditEventFor(caller, info, outcome, baseUrl), caller?.organization);
+  await appendAuditRecord(tx, auditRecordFor(caller, info, outcome, baseUrl));
 }
 
 /** Audits a refusal or failure in a transaction of its own (the failed one has rolled back). */

@@ -1,5 +1,6 @@
 import Sqlite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../src/audit/audit-event.js';
 import { nhsNumber, patient } from '../fixtures/gateway.js';
 import { startSecureTestGateway, type SecureTestGateway } from '../fixtures/secure-gateway.js';
 
@@ -53,13 +54,14 @@ describe('audit trail', () => {
     // Tamper with one stored event directly in the database.
     const db = new Sqlite(gw.file);
     const victim = db.prepare('SELECT seq, json FROM audit_event ORDER BY seq LIMIT 1 OFFSET 2').get() as { seq: number; json: string };
-    const altered = JSON.parse(victim.json) as fhir4.AuditEvent;
+    const altered = JSON.parse(victim.json) as AuditRecord;
     altered.outcome = altered.outcome === '4' ? '0' : '4';
     db.prepare('UPDATE audit_event SET json = ? WHERE seq = ?').run(JSON.stringify(altered), victim.seq);
     db.close();
     const broken = await auditor.get('/fhir/AuditEvent/$verify');
     const param = (name: string) => broken.body.parameter.find((p: { name: string }) => p.name === name);
     expect(param('result').valueBoolean).toBe(false);
-    expect(param('firstBadEvent').valueReference.reference).toBe(`AuditEvent/${altered.id}`);
+    expect(param('firstBadEvent').valueReference.reference).toBe(`AuditEvent/${victim.seq}`);
+    expect(altered.seq).toBe(victim.seq);
   });
 });

@@ -1,5 +1,6 @@
 import Sqlite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderStoredAuditRecord } from '../../src/audit/audit-event.js';
 import { nhsNumber, patient } from '../fixtures/gateway.js';
 import { loadR4Definitions, r4Errors } from '../fixtures/r4-validator.js';
 import { startSecureTestGateway, type AuthedClient, type SecureTestGateway } from '../fixtures/secure-gateway.js';
@@ -95,8 +96,10 @@ describe('what the gateway stores is valid R4', () => {
     const audit = db.prepare('SELECT json FROM audit_event').all() as { json: string }[];
     db.close();
     expect(rows.length).toBeGreaterThan(20);
-    const problems = [...rows, ...audit].flatMap(({ json }) => {
-      const r = JSON.parse(json) as fhir4.Resource;
+    // The ledger keeps compact records; what the gateway emits of them is the AuditEvent they render as.
+    const emitted = [...rows.map(({ json }) => JSON.parse(json) as fhir4.Resource), ...audit.map(({ json }) => renderStoredAuditRecord(json))];
+    expect(audit.length).toBeGreaterThan(10);
+    const problems = emitted.flatMap((r) => {
       return r4Errors(r).filter((i) => i.severity === 'error').map((i) => `${r.resourceType}/${r.id}: ${i.message} at ${i.expression.join(',')}`);
     });
     expect(problems).toEqual([]);

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { renderStoredAuditRecord } from '../../src/audit/audit-event.js';
 import os from 'node:os';
 import path from 'node:path';
 import express, { type Express } from 'express';
@@ -59,7 +60,7 @@ const dirs: string[] = [];
 const stores: SqliteStore[] = [];
 
 async function openStore(file: string): Promise<SqliteStore> {
-  const store = await SqliteStore.open({ file, indexer: (r) => indexEntries(r, BASE_URL) });
+  const store = await SqliteStore.open({ file, indexer: (r) => indexEntries(r, BASE_URL), renderAudit: renderStoredAuditRecord });
   stores.push(store);
   return store;
 }

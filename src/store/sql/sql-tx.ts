@@ -13,6 +13,13 @@ import { searchCountQuery, searchPageQuery } from './search-sql.js';
 
 export type Indexer = (resource: fhir4.Resource) => IndexEntries;
 
+/**
+ * How a stored audit ledger entry reads as an AuditEvent. The ledger keeps what its writer appended
+ * (src/audit keeps a compact record and renders the FHIR resource); the default reads the JSON as is.
+ */
+export type AuditRenderer = (json: string) => fhir4.Resource;
+export const AUDIT_JSON_AS_IS: AuditRenderer = (json) => JSON.parse(json) as fhir4.Resource;
+
 interface VersionRow {
   rid: number; id: string; version: number; last_updated: number; method: string; json: string;
 }
@@ -53,6 +60,7 @@ export class SqlStoreTx implements StoreTx {
     private readonly clock: MonotonicClock,
     private readonly indexer: Indexer,
     knownHead: KnownHead = 'unknown',
+    private readonly renderAudit: AuditRenderer = AUDIT_JSON_AS_IS,
   ) {
     this.head = knownHead;
   }
@@ -308,7 +316,7 @@ export class SqlStoreTx implements StoreTx {
   private async auditRows(query: CompiledQuery): Promise<Stored[]> {
     const rows = await this.sql.all<{ seq: number; recorded: number; json: string }>(query);
     return rows.map((r) => ({
-      resource: JSON.parse(r.json) as Stored['resource'], type: AUDIT, id: String(r.seq), version: 1,
+      resource: this.renderAudit(r.json) as Stored['resource'], type: AUDIT, id: String(r.seq), version: 1,
       lastUpdated: Number(r.recorded), method: 'POST',
     }));
   }

@@ -8,7 +8,7 @@ import { queryBuilder, type Database, type SqlRunner } from '../sql/database.js'
 import { migrate } from '../sql/migrations.js';
 import { QueryCache } from '../sql/query-cache.js';
 import { Checkpointer } from './checkpointer.js';
-import { SqlStoreTx, type Indexer, type KnownHead } from '../sql/sql-tx.js';
+import { SqlStoreTx, type AuditRenderer, type Indexer, type KnownHead } from '../sql/sql-tx.js';
 
 export interface SqliteStoreOptions {
   file: string;
@@ -20,6 +20,8 @@ export interface SqliteStoreOptions {
   synchronous?: 'full' | 'normal';
   /** Most transactions that share one commit. */
   maxBatch?: number;
+  /** How audit ledger entries read as AuditEvents (see AuditRenderer); by default, their JSON as stored. */
+  renderAudit?: AuditRenderer;
 }
 
 interface Pending {
@@ -146,7 +148,7 @@ export class SqliteStore implements Store {
         this.control.begin.run();
         for (const item of batch) {
           this.control.savepoint.run();
-          const tx = new SqlStoreTx(this.db, this.queries, this.runner, this.clock, this.options.indexer, head);
+          const tx = new SqlStoreTx(this.db, this.queries, this.runner, this.clock, this.options.indexer, head, this.options.renderAudit);
           try {
             const value = await item.fn(tx);
             this.control.release.run();
