@@ -6,11 +6,11 @@ import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { renderStoredAuditRecord } from './audit/audit-event.js';
 import { auditedRunner, auditRefusal } from './audit/audited-run.js';
-import { verifyRoute } from './audit/verify-operation.js';
+import { verifyOperation } from './audit/verify-operation.js';
 import { AccessTokens } from './auth/access-token.js';
 import { bearerAuth } from './auth/bearer.js';
 import { loadOrCreateSigningKey, loadPreviousSigningKey } from './auth/signing-key.js';
-import { smartConfiguration, tokenRouter } from './auth/token-endpoint.js';
+import { smartConfiguration, TOKEN_PATH, tokenRouter } from './auth/token-endpoint.js';
 import { FailureLimiter } from './auth/rate-limit.js';
 import type { Env } from './config/env.js';
 import { loadDeployment, writeDemoDeployment, type Deployment } from './config/deployment.js';
@@ -18,7 +18,7 @@ import { materialiseOrganizations } from './config/organizations.js';
 import { supportedProfiles } from './config/profiles.js';
 import { indexEntries } from './fhir/index-values.js';
 import { intakeRules } from './referral/intake.js';
-import { processMessageRoute } from './referral/process-message.js';
+import { processMessageOperation } from './referral/process-message.js';
 import { loadReferralReasons } from './referral/reasons.js';
 import { createApp } from './http/app.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
@@ -74,12 +74,12 @@ export async function buildApp(parts: AppParts): Promise<Express> {
   };
   return createApp({
     logger: parts.logger,
-    routes: [tokenRouter({ clients: deployment.clients, store, tokens, baseUrl, limiter: new FailureLimiter() })],
+    routes: [{ path: TOKEN_PATH, router: tokenRouter({ clients: deployment.clients, store, tokens, baseUrl, limiter: new FailureLimiter() }) }],
     fhir: {
       context, info,
       authenticate: bearerAuth(tokens),
       smartConfiguration: () => smartConfiguration(baseUrl()),
-      operations: [verifyRoute(store, context), processMessageRoute(context)],
+      operations: [verifyOperation(store, context), processMessageOperation(context)],
       auditRefusal: (caller, interaction, error) => auditRefusal(store, baseUrl(), caller, interaction, error),
     },
   });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { formatInstant } from '../fhir/instant.js';
 import type { Store, StoreTx } from '../store/store.js';
 import { recordEntities, type AuditRecord, type UnplacedAuditRecord } from './audit-event.js';
@@ -7,7 +7,7 @@ const GENESIS = '0'.repeat(64);
 
 /** A link's hash covers the previous hash and the record exactly as stored (its JSON text). */
 export function linkHash(previous: string, json: string): string {
-  return createHash('sha256').update(previous).update('\n').update(json).digest('hex');
+  return hash('sha256', `${previous}\n${json}`, 'hex');
 }
 
 /**

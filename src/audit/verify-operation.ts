@@ -1,6 +1,7 @@
-import express from 'express';
+import type { RequestHandler } from 'express';
 import { FhirError } from '../fhir/errors.js';
 import type { Caller, FhirContext } from '../fhir/interaction.js';
+import type { FhirOperation } from '../http/fhir-routes.js';
 import type { Store } from '../store/store.js';
 import { verifyChain, type ChainVerdict } from './hash-chain.js';
 
@@ -21,9 +22,8 @@ export function verdictParameters(v: ChainVerdict): fhir4.Parameters {
 }
 
 /** `GET /fhir/AuditEvent/$verify`: auditors check the whole hash chain; the check itself is audited. */
-export function verifyRoute(store: Store, ctx: FhirContext): express.Router {
-  const router = express.Router();
-  router.get('/AuditEvent/\\$verify', async (_req, res, next) => {
+export function verifyOperation(store: Store, ctx: FhirContext): FhirOperation {
+  const handler: RequestHandler = async (_req, res, next) => {
     try {
       const caller = res.locals.caller as Caller;
       res.locals.audited = true;
@@ -37,6 +37,6 @@ export function verifyRoute(store: Store, ctx: FhirContext): express.Router {
     } catch (e) {
       next(e);
     }
-  });
-  return router;
+  };
+  return { method: 'get', path: '/AuditEvent/\\$verify', handler };
 }

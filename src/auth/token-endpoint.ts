@@ -74,7 +74,7 @@ export function tokenRouter(deps: TokenRouterDeps): express.Router {
   const router = express.Router();
   const formBody = express.text({ type: FORM_TYPE, limit: TOKEN_BODY_LIMIT });
 
-  router.post(TOKEN_PATH, formBody, async (req: Request, res: Response) => {
+  router.post('/', formBody, async (req: Request, res: Response) => {
     if (!req.is(FORM_TYPE)) throw new OAuthError(400, 'invalid_request', `The body must be ${FORM_TYPE}`);
     const form = readForm(req.body);
 
@@ -114,13 +114,13 @@ export function tokenRouter(deps: TokenRouterDeps): express.Router {
     res.status(200).set(NO_STORE).json(granted);
   });
 
-  router.all(TOKEN_PATH, (_req, res) => {
+  router.all('/', (_req, res) => {
     res.setHeader('Allow', 'POST');
     sendError(res, new OAuthError(405, 'invalid_request', `Request a token with POST ${TOKEN_PATH}`));
   });
 
   // Errors of this endpoint are RFC 6749 §5.2 JSON, not OperationOutcomes.
-  router.use(TOKEN_PATH, (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+  router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (err instanceof OAuthError) return void sendError(res, err, err.status === 401 ? { 'WWW-Authenticate': BASIC_CHALLENGE } : {});
     const parserError = err as { type?: unknown; status?: unknown };
     if (typeof parserError.type === 'string' && typeof parserError.status === 'number' && parserError.status < 500) {

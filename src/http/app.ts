@@ -9,8 +9,8 @@ import { requestContext } from './request-context.js';
 export interface AppOptions {
   fhir: FhirRouterOptions;
   logger: Logger;
-  /** Routes served at the root beside /fhir, such as the token endpoint. */
-  routes?: Router[];
+  /** Routers served at their own paths beside /fhir, such as the token endpoint. */
+  routes?: { path: string; router: Router }[];
 }
 
 /** The express application: no module state, so tests can run several side by side. */
@@ -24,7 +24,8 @@ export function createApp({ fhir, logger, routes = [] }: AppOptions): express.Ex
   app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
   app.use(requestContext(logger));
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
-  for (const r of routes) app.use(r);
+  // Mounted at their paths, so that FHIR requests never pass through them.
+  for (const r of routes) app.use(r.path, r.router);
   app.use('/fhir', fhirRouter(fhir));
   app.use((req, _res, next) => next(new FhirError(404, 'not-found', `Nothing is served at ${req.method} ${req.path}`)));
   app.use(errorHandler(logger));

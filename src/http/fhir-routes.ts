@@ -11,6 +11,14 @@ import { negotiateJson, requireBodyType, responseType } from './negotiation.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
+/** An operation endpoint under /fhir: one route, not a router that every request would pass through. */
+export interface FhirOperation {
+  method: 'get' | 'post';
+  /** An express path under /fhir, `$` escaped (e.g. '/AuditEvent/\\$verify'). */
+  path: string;
+  handler: RequestHandler;
+}
+
 export interface FhirRouterOptions {
   context: FhirContext;
   info: ServerInfo;
@@ -19,7 +27,7 @@ export interface FhirRouterOptions {
   /** Public JSON served without a token under /fhir/.well-known/smart-configuration. */
   smartConfiguration: () => unknown;
   /** FHIR operations ($verify, …), served to authenticated callers before the REST interactions. */
-  operations?: express.Router[];
+  operations?: FhirOperation[];
   /** Records a request refused before any interaction ran (bad token, bad body, bad media type). */
   auditRefusal: (caller: Caller | undefined, info: InteractionInfo, error: unknown) => Promise<void>;
 }
@@ -63,12 +71,13 @@ function rawQuery(req: Request): URLSearchParams {
 }
 
 function requestInfo(req: Request, res: Response, subtype: string, type?: string, query?: string): InteractionInfo {
+  const address = req.ip; // a getter that walks the proxy chain each time
   return {
     subtype,
     ...(type ? { type } : {}),
     ...(query ? { query } : {}),
     requestId: String(res.getHeader('X-Request-Id') ?? ''),
-    ...(req.ip ? { address: req.ip } : {}),
+    ...(address ? { address } : {}),
   };
 }
 
@@ -85,7 +94,7 @@ export function fhirRouter({ context: ctx, info, authenticate, smartConfiguratio
   router.use(express.json({ type: ['application/json', 'application/fhir+json', 'application/json-patch+json'], limit: BODY_LIMIT }));
   router.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 1000 }));
   router.use(limitJsonDepth);
-  for (const op of operations) router.use(op);
+  for (const op of operations) router[op.method](op.path, op.handler);
 
   router.post('/', async (req, res, next) => {
     try {

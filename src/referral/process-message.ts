@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import express from 'express';
+import type { RequestHandler } from 'express';
 import { transaction } from '../fhir/bundle.js';
 import { FhirError } from '../fhir/errors.js';
 import type { Caller, FhirContext, FhirResult } from '../fhir/interaction.js';
+import type { FhirOperation } from '../http/fhir-routes.js';
 import type { Stored, StoreTx } from '../store/store.js';
 import { BARS_EVENTS, readBarsMessage, referralTransaction, REFERRAL_REQUEST, type BarsReferral } from './bars-message.js';
 
@@ -111,9 +112,8 @@ async function responseMessage(msg: BarsReferral, sr: Stored, tx: StoreTx, baseU
  * `POST /fhir/$process-message` for BaRS-style referral messages. `X-Request-Id` is the message's
  * idempotency key: a repeat answers with the first response and changes nothing.
  */
-export function processMessageRoute(ctx: FhirContext): express.Router {
-  const router = express.Router();
-  router.post('/\\$process-message', async (req, res, next) => {
+export function processMessageOperation(ctx: FhirContext): FhirOperation {
+  const handler: RequestHandler = async (req, res, next) => {
     try {
       const caller = res.locals.caller as Caller;
       const requestId = req.header('x-request-id');
@@ -137,6 +137,6 @@ export function processMessageRoute(ctx: FhirContext): express.Router {
     } catch (e) {
       next(e);
     }
-  });
-  return router;
+  };
+  return { method: 'post', path: '/\\$process-message', handler };
 }

@@ -13,7 +13,7 @@ import { JWT_BEARER_ASSERTION } from '../../src/auth/client-auth.js';
 import { FailureLimiter } from '../../src/auth/rate-limit.js';
 import { roleScopes } from '../../src/auth/role-rights.js';
 import { formatScopes, type Permission } from '../../src/auth/scopes.js';
-import { smartConfiguration, tokenRouter } from '../../src/auth/token-endpoint.js';
+import { smartConfiguration, TOKEN_PATH, tokenRouter } from '../../src/auth/token-endpoint.js';
 import type { ClientConfig, Role } from '../../src/config/deployment.js';
 import { indexEntries } from '../../src/fhir/index-values.js';
 import type { Caller } from '../../src/fhir/interaction.js';
@@ -82,7 +82,7 @@ async function harness(options: { file?: string; tokens?: AccessTokens; clock?: 
   const app = express();
   app.set('trust proxy', true); // lets a test speak from several addresses via X-Forwarded-For
   app.use(requestContext(logger));
-  app.use(tokenRouter({ clients, store, tokens, baseUrl: () => BASE_URL, limiter }));
+  app.use(TOKEN_PATH, tokenRouter({ clients, store, tokens, baseUrl: () => BASE_URL, limiter }));
   app.get('/fhir/.well-known/smart-configuration', (_req, res) => void res.json(smartConfiguration(BASE_URL)));
   app.get('/fhir/whoami', bearerAuth(tokens), (_req, res) => {
     const caller = res.locals.caller as Caller;
