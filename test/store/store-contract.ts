@@ -291,6 +291,29 @@ export function storeSupportContract(name: string, harness: () => StoreHarness):
         tx.search({ type: 'AuditEvent', sort: 'default', count: 10, filters: [{ kind: 'reference', param: 'entity', targets: [ref] }] }))).matches.map((m) => m.id);
       expect(await bySeq('Task/t')).toEqual(['1', '2']);
       expect(await bySeq('Patient/h2')).toEqual(['2']);
+
+      // In one commit: a later transaction sees the events of earlier ones, and one that read them and
+      // then failed takes none of them with it.
+      const readsLedger = (fail: boolean) => store.transaction(async (tx) => {
+        const seen = (await tx.search({ type: 'AuditEvent', sort: 'default', count: 10, filters: [{ kind: 'reference', param: 'entity', targets: ['Task/t'] }] })).matches.map((m) => m.id);
+        const chain = (await tx.auditEntries(0, 10)).map((e) => e.hash);
+        if (fail) throw new Error('rolled back after reading');
+        return { seen, chain };
+      });
+      const together = await Promise.allSettled([appendAfterHead('e'), readsLedger(true), appendAfterHead('f'), readsLedger(false), appendAfterHead('g', true)]);
+      expect(together.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected']);
+      const read = together[3]!.status === 'fulfilled' ? together[3].value as { seen: string[]; chain: string[] } : undefined;
+      expect(read).toEqual({ seen: ['1', '2', '3', '4'], chain: ['a', 'c', 'e', 'f'] });
+      expect((await store.transaction((tx) => tx.auditEntries(0, 10))).map((e) => e.hash)).toEqual(['a', 'c', 'e', 'f']);
+      expect(await bySeq('Patient/h4')).toEqual(['4']);
+      // An entry that does not follow the head is refused by its own transaction, whoever else shares the commit.
+      const [wrong, right] = await Promise.allSettled([
+        store.transaction(async (tx) => tx.appendAudit(entry(9, 'x', tx.now()))),
+        appendAfterHead('h'),
+      ]);
+      expect(wrong.status).toBe('rejected');
+      expect(right.status).toBe('fulfilled');
+      expect(await store.transaction((tx) => tx.auditHead())).toMatchObject({ seq: 5, hash: 'h' });
     });
   });
 }

@@ -44,6 +44,17 @@ const INSERT_CHUNK = 200;
 /** The audit ledger's head when a store knows it without a query, or 'unknown'. */
 export type KnownHead = AuditHead | undefined | 'unknown';
 
+/**
+ * Ledger entries of a batch of transactions that share one commit, awaiting insertion. A store with
+ * one writer appends the entries of a whole batch with one multi-row INSERT just before its commit,
+ * rather than two statements per audited interaction; an entry appended by a transaction that fails
+ * is never released here. Whatever reads the ledger inserts what is pending first.
+ */
+export class LedgerBatch {
+  /** Entries of the batch's completed transactions, in chain order. */
+  released: AuditEntry[] = [];
+}
+
 /** The StoreTx of the relational stores: every query goes through the runner of one open transaction. */
 export class SqlStoreTx implements StoreTx {
   /**
@@ -61,8 +72,43 @@ export class SqlStoreTx implements StoreTx {
     private readonly indexer: Indexer,
     knownHead: KnownHead = 'unknown',
     private readonly renderAudit: AuditRenderer = AUDIT_JSON_AS_IS,
+    private readonly ledger?: LedgerBatch,
   ) {
     this.head = knownHead;
+  }
+
+  /** Entries this transaction appended and has not inserted (only with a LedgerBatch). */
+  private appended: AuditEntry[] = [];
+  /** Released entries of earlier transactions that this one inserted: its rollback undoes those inserts. */
+  private insertedForBatch: AuditEntry[] = [];
+
+  /**
+   * Tells the batch how this transaction ended: its entries join the batch, or the batch's entries
+   * it inserted (undone by its rollback) are pending again.
+   */
+  settleLedger(committed: boolean): void {
+    if (!this.ledger) return;
+    if (committed) this.ledger.released.push(...this.appended);
+    else this.ledger.released = [...this.insertedForBatch, ...this.ledger.released];
+    this.appended = [];
+    this.insertedForBatch = [];
+  }
+
+  /** Inserts every pending ledger entry: the batch's and this transaction's. */
+  async flushLedger(): Promise<void> {
+    if (!this.ledger || (this.ledger.released.length === 0 && this.appended.length === 0)) return;
+    const entries = [...this.ledger.released, ...this.appended];
+    this.insertedForBatch.push(...this.ledger.released);
+    this.ledger.released = [];
+    this.appended = [];
+    await this.insertLedger(entries);
+  }
+
+  private async insertLedger(entries: AuditEntry[]): Promise<void> {
+    await this.insertRows('audit_event', entries.map((e) => ({
+      seq: e.seq, recorded: e.recorded, outcome: e.outcome, subtype: e.subtype, org: e.org ?? null, json: e.json, hash: e.hash,
+    })));
+    await this.insertRows('audit_entity', entries.flatMap((e) => [...new Set(e.entities)].map((ref) => ({ ref, seq: e.seq }))));
   }
 
   get ledgerHead(): KnownHead {
@@ -177,7 +223,7 @@ export class SqlStoreTx implements StoreTx {
     return rows[0] && { rid: Number(rows[0].rid), id: rows[0].id };
   }
 
-  private async insertRows<T extends 'sp_token' | 'sp_reference' | 'sp_date' | 'sp_string' | 'audit_entity'>(
+  private async insertRows<T extends 'sp_token' | 'sp_reference' | 'sp_date' | 'sp_string' | 'audit_event' | 'audit_entity'>(
     table: T, rows: Database[T][],
   ): Promise<void> {
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
@@ -298,15 +344,19 @@ export class SqlStoreTx implements StoreTx {
   }
 
   async appendAudit(e: AuditEntry): Promise<void> {
-    await this.sql.run(this.queries.get('audit-append', ($) => this.db.insertInto('audit_event').values({
-      seq: num($, 'seq'), recorded: num($, 'recorded'), outcome: $('outcome'), subtype: $('subtype'),
-      org: $('org'), json: $('json'), hash: $('hash'),
-    }), { seq: e.seq, recorded: e.recorded, outcome: e.outcome, subtype: e.subtype, org: e.org ?? null, json: e.json, hash: e.hash }));
-    await this.insertRows('audit_entity', [...new Set(e.entities)].map((ref) => ({ ref, seq: e.seq })));
+    if (this.ledger) {
+      // Deferred to the batch's insert: what the unique key would refuse there is refused here, now.
+      const head = await this.auditHead();
+      if (e.seq !== (head?.seq ?? 0) + 1) throw new Error(`audit ledger entry ${e.seq} does not follow the head (${head?.seq ?? 0})`);
+      this.appended.push(e);
+    } else {
+      await this.insertLedger([e]);
+    }
     this.head = { seq: e.seq, hash: e.hash, recorded: e.recorded };
   }
 
   async auditEntries(afterSeq: number, limit: number): Promise<Pick<AuditEntry, 'seq' | 'json' | 'hash'>[]> {
+    await this.flushLedger();
     const rows = await this.sql.all<{ seq: number; json: string; hash: string }>(this.queries.get('audit-entries', ($) =>
       this.db.selectFrom('audit_event').select(['seq', 'json', 'hash']).where('seq', '>', num($, 'after'))
         .orderBy('seq').limit(num($, 'limit')), { after: afterSeq, limit }));
@@ -314,6 +364,7 @@ export class SqlStoreTx implements StoreTx {
   }
 
   private async auditRows(query: CompiledQuery): Promise<Stored[]> {
+    await this.flushLedger();
     const rows = await this.sql.all<{ seq: number; recorded: number; json: string }>(query);
     return rows.map((r) => ({
       resource: this.renderAudit(r.json) as Stored['resource'], type: AUDIT, id: String(r.seq), version: 1,

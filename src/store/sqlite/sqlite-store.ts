@@ -8,7 +8,7 @@ import { queryBuilder, type Database, type SqlRunner } from '../sql/database.js'
 import { migrate } from '../sql/migrations.js';
 import { QueryCache } from '../sql/query-cache.js';
 import { Checkpointer } from './checkpointer.js';
-import { SqlStoreTx, type AuditRenderer, type Indexer, type KnownHead } from '../sql/sql-tx.js';
+import { LedgerBatch, SqlStoreTx, type AuditRenderer, type Indexer, type KnownHead } from '../sql/sql-tx.js';
 
 export interface SqliteStoreOptions {
   file: string;
@@ -144,22 +144,29 @@ export class SqliteStore implements Store {
       const batch = this.queue.splice(0, this.maxBatch);
       const settles: Settle[] = [];
       let head = this.ledgerHead;
+      const ledger = new LedgerBatch();
+      const txOf = (known: KnownHead) =>
+        new SqlStoreTx(this.db, this.queries, this.runner, this.clock, this.options.indexer, known, this.options.renderAudit, ledger);
       try {
         this.control.begin.run();
         for (const item of batch) {
           this.control.savepoint.run();
-          const tx = new SqlStoreTx(this.db, this.queries, this.runner, this.clock, this.options.indexer, head, this.options.renderAudit);
+          const tx = txOf(head);
           try {
             const value = await item.fn(tx);
             this.control.release.run();
+            tx.settleLedger(true);
             head = tx.ledgerHead;
             settles.push({ settle: () => item.resolve(value), fail: item.reject });
           } catch (error) {
             this.control.rollbackTo.run();
             this.control.release.run();
+            tx.settleLedger(false);
             settles.push({ settle: () => item.reject(error), fail: item.reject });
           }
         }
+        // The batch's audit entries, in one insert, inside the commit they belong to.
+        await txOf(head).flushLedger();
         this.control.commit.run();
         this.ledgerHead = head;
       } catch (commitError) {
