@@ -98,7 +98,7 @@ export class CallerTx implements StoreTx {
     for (const { target, path } of linkedReferences(resource, this.baseUrl)) {
       if (existing.has(target)) continue;
       const [refType = '', refId = ''] = target.split('/');
-      if (!(await this.tx.read(refType, refId)) || (grantScope(this.caller, refType) !== undefined && !(await this.visible(refType, refId)))) {
+      if (!(await this.visible(refType, refId))) {
         throw new FhirError(422, 'not-found', `${path} refers to ${target}, which is not known to this client`, path);
       }
     }

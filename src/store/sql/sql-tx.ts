@@ -77,6 +77,9 @@ export class SqlStoreTx implements StoreTx {
     this.head = knownHead;
   }
 
+  /** Row ids of resources this transaction has read or written, `Type/id` → rid, for its grants. */
+  private readonly rids = new Map<string, number>();
+
   /** Entries this transaction appended and has not inserted (only with a LedgerBatch). */
   private appended: AuditEntry[] = [];
   /** Released entries of earlier transactions that this one inserted: its rollback undoes those inserts. */
@@ -125,7 +128,9 @@ export class SqlStoreTx implements StoreTx {
       ? this.queries.get('read', current, { type, id })
       : this.queries.get('read-granted', ($) => current($).where((eb) => eb.exists(this.db.selectFrom('access_grant as g')
         .select('g.rid').where('g.org', '=', $('org')).where('g.rid', '=', sql.ref<number>('r.rid')))), { type, id, org: granted }));
-    return rows[0] && toStored(rows[0]);
+    const row = rows[0];
+    if (row) this.rids.set(`${type}/${id}`, Number(row.rid));
+    return row && toStored(row);
   }
 
   async vread(type: string, id: string, version: number): Promise<Stored | undefined> {
@@ -182,6 +187,7 @@ export class SqlStoreTx implements StoreTx {
       rid, version, type, id: input.id, at: lastUpdated, open: OPEN_ENDED, method: options.method, json: JSON.stringify(resource),
     }));
     await this.writeIndex(rid, type, lastUpdated, index);
+    this.rids.set(`${type}/${input.id}`, rid);
     return { resource, type, id: input.id, version, lastUpdated, method: options.method };
   }
 
@@ -286,6 +292,8 @@ export class SqlStoreTx implements StoreTx {
   }
 
   private async ridOf(type: string, id: string): Promise<number | undefined> {
+    const known = this.rids.get(`${type}/${id}`);
+    if (known !== undefined) return known;
     const rows = await this.sql.all<{ rid: number }>(this.queries.get('rid', ($) => this.db.selectFrom('resource')
       .select('rid').where('type', '=', $('type')).where('id', '=', $('id')), { type, id }));
     return rows[0] === undefined ? undefined : Number(rows[0].rid);
@@ -294,10 +302,13 @@ export class SqlStoreTx implements StoreTx {
   async grant(type: string, id: string, orgs: readonly string[]): Promise<void> {
     const rid = await this.ridOf(type, id);
     if (rid === undefined) throw new Error(`cannot grant ${type}/${id}: it does not exist`);
-    for (const org of new Set(orgs)) {
-      await this.sql.run(this.queries.get('grant', ($) => this.db.insertInto('access_grant')
-        .values({ rid: num($, 'rid'), org: $('org') }).onConflict((oc) => oc.columns(['org', 'rid']).doNothing()), { rid, org }));
-    }
+    const distinct = [...new Set(orgs)];
+    if (distinct.length === 0) return;
+    const values: Record<string, unknown> = {};
+    distinct.forEach((org, i) => { values[`${i}.org`] = org; values[`${i}.rid`] = rid; });
+    await this.sql.run(this.queries.get(`grant-${distinct.length}`, ($) => this.db.insertInto('access_grant')
+      .values(distinct.map((_, i) => ({ rid: num($, `${i}.rid`), org: $(`${i}.org`) })))
+      .onConflict((oc) => oc.columns(['org', 'rid']).doNothing()), values));
   }
 
   async grantsOf(type: string, id: string): Promise<string[]> {
