@@ -95,7 +95,7 @@ export function patientsWithConsents(pairs: number, nhs: NhsNumbers): fhir4.Bund
 /**
  * A whole referral as a GP system sends it (DESIGN.md "Referral intake", path 2): the Patient, conditional
  * on its NHS number, its Consent and the ServiceRequest, with urn:uuid references. The gateway also
- * writes the Task, a Provenance per resource and the AuditEvent.
+ * writes the Task, one Provenance for the four and the audit record.
  */
 export function referral(nhs: NhsNumbers, i: number): fhir4.Bundle {
   const number = nhs.take();

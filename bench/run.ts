@@ -26,7 +26,7 @@ const SETTINGS: LoadSettings = {
 };
 const RESOURCES = Number(process.env.BENCH_RESOURCES ?? 100_000);
 /** Alternating rounds of the read pair (see Run.readRounds). */
-const READ_ROUNDS = 3;
+const READ_ROUNDS = 5;
 const PROFILE_SECONDS = 5;
 /**
  * BENCH_ONLY=read,intake measures only those scenarios, on both servers, skips the profiled pass and
