@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { WriteRules, WriteRulesByType } from '../auth/write-rules.js';
 import type { Deployment } from '../config/deployment.js';
 import { ODS_SYSTEM, organisationOf } from '../config/organizations.js';
@@ -157,19 +157,25 @@ function canonicalJson(v: unknown): string {
 }
 
 /**
- * A re-sent referral carries its Consent again. The same statement of consent by the same patient,
- * already recorded and visible to the practice, is that Consent: the re-send is answered with it
- * rather than stored twice. A Consent that differs in anything (date, provision, policy) is new.
+ * A re-sent referral carries its Consent again. The same statement of consent (patient included),
+ * already recorded by the practice and still saying so, is that Consent: the re-send is answered with
+ * it rather than stored twice. A Consent that differs in anything (date, provision, policy) is new.
+ * Each practice's statements are remembered by digest as they are recorded (`rememberConsent`), so
+ * finding the first costs a key lookup, not a search.
  */
-async function sameConsent(next: fhir4.Consent, tx: StoreTx): Promise<Stored | undefined> {
-  const patient = next.patient?.reference;
-  if (!patient?.startsWith('Patient/')) return undefined;
-  const page = await tx.search({
-    type: 'Consent', sort: 'default', count: 100,
-    filters: [{ kind: 'reference', param: 'patient', targets: [patient] }, { kind: 'token', param: 'status', values: [{ code: next.status }] }],
-  });
-  const statement = statementOf(next);
-  return page.matches.find((m) => statementOf(m.resource as fhir4.Consent) === statement);
+const CONSENT_STATEMENTS = 'consent-statement';
+const CONSENT_MEMORY_MICROS = 2 * 365 * 24 * 3600 * 1_000_000;
+const statementKey = (c: fhir4.Consent, caller: Caller) =>
+  `${caller.organization}:${createHash('sha256').update(statementOf(c)).digest('base64url')}`;
+
+async function sameConsent(next: fhir4.Consent, caller: Caller, tx: StoreTx): Promise<Stored | undefined> {
+  const id = await tx.recall(CONSENT_STATEMENTS, statementKey(next, caller));
+  const recorded = id ? await tx.read('Consent', id) : undefined;
+  return recorded && statementOf(recorded.resource as fhir4.Consent) === statementOf(next) ? recorded : undefined;
+}
+
+async function rememberConsent(stored: Stored, caller: Caller, tx: StoreTx): Promise<void> {
+  await tx.remember(CONSENT_STATEMENTS, statementKey(stored.resource as fhir4.Consent, caller), stored.id, tx.now() + CONSENT_MEMORY_MICROS);
 }
 
 /** The write rules of referral intake: Patients carry valid NHS numbers; a new referral is checked, routed and given its Task. */
@@ -187,7 +193,10 @@ export function intakeRules(cfg: IntakeConfig): WriteRulesByType {
     // (conditional on the NHS number, as a referral does) is given that Patient, never a second one.
     adopt: (conflict, caller) => caller.role === 'referrer' && conflict.system === NHS_NUMBER_SYSTEM,
   };
-  const consent: WriteRules = { existing: (next, _caller, tx) => sameConsent(next as fhir4.Consent, tx) };
+  const consent: WriteRules = {
+    existing: (next, caller, tx) => sameConsent(next as fhir4.Consent, caller, tx),
+    after: (stored, caller, tx) => rememberConsent(stored, caller, tx),
+  };
   const serviceRequest: WriteRules = {
     async before(next, current, caller, tx) {
       if (!current) return acceptReferral(next as fhir4.ServiceRequest & { id: string }, caller, tx, cfg);
