@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { indexEntries } from '../../src/fhir/index-values.js';
+import { queryBuilder } from '../../src/store/sql/database.js';
+import { migrate } from '../../src/store/sql/migrations.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { storeContract, storeSupportContract, type StoreHarness } from './store-contract.js';
 
@@ -52,6 +54,46 @@ describe('SQLite checkpoints', () => {
       const deadline = Date.now() + 2000;
       while (fs.statSync(file).size < 1_000_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(fs.statSync(file).size).toBeGreaterThan(1_000_000);
+    } finally {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SQLite schema migrations', () => {
+  it('moves the audit references of a version 2 ledger into the FTS index of version 3, case and all', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signpost-migrate-'));
+    const file = path.join(dir, 'signpost.sqlite');
+    const raw = new Sqlite(file);
+    raw.pragma('journal_mode = WAL');
+    const runner = {
+      all: async <R>(q: import('kysely').CompiledQuery) => raw.prepare(q.sql).all(...(q.parameters as unknown[])) as R[],
+      run: async (q: import('kysely').CompiledQuery) => { raw.prepare(q.sql).run(...(q.parameters as unknown[])); },
+    };
+    raw.exec('BEGIN');
+    await migrate(queryBuilder('sqlite'), 'sqlite', runner, 2);
+    const event = raw.prepare('INSERT INTO audit_event (seq, recorded, outcome, subtype, org, json, hash) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const entity = raw.prepare('INSERT INTO audit_entity (ref, seq) VALUES (?, ?)');
+    for (const [seq, refs] of [[1, ['Patient/a', 'Task/t']], [2, ['Patient/A']], [3, []]] as const) {
+      event.run(seq, 1_000 + seq, '0', 'read', 'A81001', JSON.stringify({ resourceType: 'AuditEvent', id: String(seq) }), `h${seq}`);
+      for (const ref of refs) entity.run(ref, seq);
+    }
+    raw.exec('COMMIT');
+    raw.close();
+
+    const store = await SqliteStore.open({ file, indexer: (r) => indexEntries(r, '') });
+    try {
+      const find = async (filter: import('../../src/store/store.js').Filter) => (await store.transaction((tx) =>
+        tx.search({ type: 'AuditEvent', sort: 'default', count: 10, filters: [filter] }))).matches.map((m) => m.id);
+      // Found at once after opening: the store's clock resumes after the newest audit record, not only the newest version.
+      expect(await find({ kind: 'reference', param: 'patient', targets: ['Patient/a'] })).toEqual(['1']);
+      expect(await find({ kind: 'reference', param: 'patient', targets: ['Patient/A'] })).toEqual(['2']);
+      expect(await find({ kind: 'reference', param: 'entity', targets: ['Task/t', 'Patient/A'] })).toEqual(['1', '2']);
+      expect(await find({ kind: 'missing', param: 'entity', index: 'reference', missing: true })).toEqual(['3']);
+      const check = new Sqlite(file, { readonly: true });
+      expect(check.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'audit_entity'").get()).toEqual({ n: 0 });
+      check.close();
     } finally {
       await store.close();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -306,6 +306,14 @@ export function storeSupportContract(name: string, harness: () => StoreHarness):
       expect(read).toEqual({ seen: ['1', '2', '3', '4'], chain: ['a', 'c', 'e', 'f'] });
       expect((await store.transaction((tx) => tx.auditEntries(0, 10))).map((e) => e.hash)).toEqual(['a', 'c', 'e', 'f']);
       expect(await bySeq('Patient/h4')).toEqual(['4']);
+      // References are case-sensitive, and an event that concerns nothing is found by :missing.
+      expect(await bySeq('patient/h4')).toEqual([]);
+      await store.transaction(async (tx) => tx.appendAudit({ ...entry(5, 'none', tx.now()), entities: [] }));
+      const missing = async (m: boolean) => (await store.transaction((tx) => tx.search({
+        type: 'AuditEvent', sort: 'default', count: 10, filters: [{ kind: 'missing', param: 'entity', index: 'reference', missing: m }],
+      }))).matches.map((x) => x.id);
+      expect(await missing(true)).toEqual(['5']);
+      expect(await missing(false)).toEqual(['1', '2', '3', '4']);
       // An entry that does not follow the head is refused by its own transaction, whoever else shares the commit.
       const [wrong, right] = await Promise.allSettled([
         store.transaction(async (tx) => tx.appendAudit(entry(9, 'x', tx.now()))),
@@ -313,7 +321,7 @@ export function storeSupportContract(name: string, harness: () => StoreHarness):
       ]);
       expect(wrong.status).toBe('rejected');
       expect(right.status).toBe('fulfilled');
-      expect(await store.transaction((tx) => tx.auditHead())).toMatchObject({ seq: 5, hash: 'h' });
+      expect(await store.transaction((tx) => tx.auditHead())).toMatchObject({ seq: 6, hash: 'h' });
     });
   });
 }

@@ -32,7 +32,10 @@ export interface Database {
   access_grant: { rid: number; org: string };
   claim: { scope: string; key: string; value: string; expires_at: number };
   audit_event: { seq: number; recorded: number; outcome: string; subtype: string; org: string | null; json: string; hash: string };
+  /** PostgreSQL: one row per (reference, event). */
   audit_entity: { ref: string; seq: number };
+  /** SQLite: an FTS5 index of each event's references (see migration 3); rowid is the event's seq. */
+  audit_ref: { rowid: number; refs: string };
 }
 
 export type SqlDialect = 'sqlite' | 'postgres';

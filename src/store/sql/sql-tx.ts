@@ -6,9 +6,9 @@ import {
   UniqueIdentifierConflict, VersionConflict, type HistoryPage, type HistoryQuery, type SearchPage, type SearchQuery,
   type Stored, type StoreTx, type WriteOptions,
 } from '../store.js';
-import { OPEN_ENDED, type Database, type SqlRunner } from './database.js';
+import { OPEN_ENDED, type Database, type SqlDialect, type SqlRunner } from './database.js';
 import type { QueryCache } from './query-cache.js';
-import { auditCountQuery, auditHistoryQuery, auditSearchQuery } from './audit-sql.js';
+import { auditCountQuery, auditHistoryQuery, auditRefTokens, auditSearchQuery } from './audit-sql.js';
 import { searchCountQuery, searchPageQuery } from './search-sql.js';
 
 export type Indexer = (resource: fhir4.Resource) => IndexEntries;
@@ -64,17 +64,21 @@ export class SqlStoreTx implements StoreTx {
    */
   private head: KnownHead;
 
+  private readonly renderAudit: AuditRenderer;
+  private readonly ledger: LedgerBatch | undefined;
+
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly dialect: SqlDialect,
     private readonly queries: QueryCache,
     private readonly sql: SqlRunner,
     private readonly clock: MonotonicClock,
     private readonly indexer: Indexer,
-    knownHead: KnownHead = 'unknown',
-    private readonly renderAudit: AuditRenderer = AUDIT_JSON_AS_IS,
-    private readonly ledger?: LedgerBatch,
+    options: { knownHead?: KnownHead; renderAudit?: AuditRenderer | undefined; ledger?: LedgerBatch } = {},
   ) {
-    this.head = knownHead;
+    this.head = options.knownHead ?? 'unknown';
+    this.renderAudit = options.renderAudit ?? AUDIT_JSON_AS_IS;
+    this.ledger = options.ledger;
   }
 
   /** Row ids of resources this transaction has read or written, `Type/id` → rid, for its grants. */
@@ -111,7 +115,19 @@ export class SqlStoreTx implements StoreTx {
     await this.insertRows('audit_event', entries.map((e) => ({
       seq: e.seq, recorded: e.recorded, outcome: e.outcome, subtype: e.subtype, org: e.org ?? null, json: e.json, hash: e.hash,
     })));
-    await this.insertRows('audit_entity', entries.flatMap((e) => [...new Set(e.entities)].map((ref) => ({ ref, seq: e.seq }))));
+    if (this.dialect === 'sqlite') {
+      // One FTS row per event that concerns anything (migration 3).
+      const rows = entries.filter((e) => e.entities.length > 0).map((e) => ({ rowid: e.seq, refs: auditRefTokens(e.entities) }));
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        const chunk = rows.slice(i, i + INSERT_CHUNK);
+        const values: Record<string, unknown> = {};
+        chunk.forEach((r, k) => { values[`${k}.rowid`] = r.rowid; values[`${k}.refs`] = r.refs; });
+        await this.sql.run(this.queries.get(`insert-audit-ref-${chunk.length}`, ($) => this.db.insertInto('audit_ref')
+          .values(chunk.map((_, k) => ({ rowid: num($, `${k}.rowid`), refs: $(`${k}.refs`) }))), values));
+      }
+    } else {
+      await this.insertRows('audit_entity', entries.flatMap((e) => [...new Set(e.entities)].map((ref) => ({ ref, seq: e.seq }))));
+    }
   }
 
   get ledgerHead(): KnownHead {
@@ -262,12 +278,12 @@ export class SqlStoreTx implements StoreTx {
   }
 
   private async searchAudit(query: SearchQuery, asOf: number): Promise<SearchPage> {
-    const rows = await this.auditRows(auditSearchQuery(this.db, query, asOf));
+    const rows = await this.auditRows(auditSearchQuery(this.db, this.dialect, query, asOf));
     const matches = rows.slice(0, query.count);
     const last = matches.at(-1);
     const page: SearchPage = { matches, asOf };
     if (rows.length > query.count && last) page.next = { key: Number(last.id), rid: Number(last.id) };
-    if (query.total) page.total = Number((await this.sql.all<{ n: number }>(auditCountQuery(this.db, query, asOf)))[0]?.n ?? 0);
+    if (query.total) page.total = Number((await this.sql.all<{ n: number }>(auditCountQuery(this.db, this.dialect, query, asOf)))[0]?.n ?? 0);
     return page;
   }
 

@@ -104,9 +104,15 @@ export class SqliteStore implements Store {
       store.control.begin.run();
       await migrate(store.db, 'sqlite', store.runner);
       store.control.commit.run();
-      const rows = await store.runner.all<{ t: number | null }>(
-        store.db.selectFrom('resource_version').select(sql<number | null>`max(last_updated)`.as('t')).compile());
-      store.clock.observe(Number(rows[0]?.t ?? 0));
+      // The clock resumes after everything stamped before: versions and audit records alike, or a search
+      // right after a restart (as of the clock's instant) would miss the newest audit records.
+      for (const q of [
+        store.db.selectFrom('resource_version').select(sql<number | null>`max(last_updated)`.as('t')),
+        store.db.selectFrom('audit_event').select(sql<number | null>`max(recorded)`.as('t')),
+      ]) {
+        const rows = await store.runner.all<{ t: number | null }>(q.compile());
+        store.clock.observe(Number(rows[0]?.t ?? 0));
+      }
       // The WAL file exists from the first commit on and keeps its inode while this connection is open.
       if (store.durable) store.walFd = fs.openSync(`${options.file}-wal`, 'r');
       store.checkpointer = new Checkpointer(options.file);
@@ -146,7 +152,7 @@ export class SqliteStore implements Store {
       let head = this.ledgerHead;
       const ledger = new LedgerBatch();
       const txOf = (known: KnownHead) =>
-        new SqlStoreTx(this.db, this.queries, this.runner, this.clock, this.options.indexer, known, this.options.renderAudit, ledger);
+        new SqlStoreTx(this.db, 'sqlite', this.queries, this.runner, this.clock, this.options.indexer, { knownHead: known, renderAudit: this.options.renderAudit, ledger });
       try {
         this.control.begin.run();
         for (const item of batch) {
