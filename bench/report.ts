@@ -216,6 +216,8 @@ Issue 2, on the core:
 
 ${table(['target', 'core', 'result', 'gateway, for comparison'], ts.filter((t) => t.issue === 2).map((t) => [t.name, t.measured, verdict(t), t.gateway ?? '']))}
 
+For the latency targets, the floor on this machine in this run: the bare express endpoint itself, with no store behind it, answered with a p99 of ${ms(run.baselines[0].p99)} ms (first) and ${ms(run.baselines[1].p99)} ms (last) at the same concurrency.
+
 Issue 3, the gateway against the core:
 
 ${table(['target', 'measured', 'result'], ts.filter((t) => t.issue === 3).map((t) => [t.name, t.measured, verdict(t)]))}
