@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import { renderStoredAuditRecord } from '../../src/audit/audit-event.js';
 import os from 'node:os';
 import path from 'node:path';
 import express, { type Express } from 'express';
@@ -7,6 +6,7 @@ import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { pino } from 'pino';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { renderStoredAuditRecord } from '../../src/audit/audit-event.js';
 import { AccessTokens } from '../../src/auth/access-token.js';
 import { bearerAuth } from '../../src/auth/bearer.js';
 import { JWT_BEARER_ASSERTION } from '../../src/auth/client-auth.js';

@@ -117,14 +117,7 @@ export class SqlStoreTx implements StoreTx {
     })));
     if (this.dialect === 'sqlite') {
       // One FTS row per event that concerns anything (migration 3).
-      const rows = entries.filter((e) => e.entities.length > 0).map((e) => ({ rowid: e.seq, refs: auditRefTokens(e.entities) }));
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        const chunk = rows.slice(i, i + INSERT_CHUNK);
-        const values: Record<string, unknown> = {};
-        chunk.forEach((r, k) => { values[`${k}.rowid`] = r.rowid; values[`${k}.refs`] = r.refs; });
-        await this.sql.run(this.queries.get(`insert-audit-ref-${chunk.length}`, ($) => this.db.insertInto('audit_ref')
-          .values(chunk.map((_, k) => ({ rowid: num($, `${k}.rowid`), refs: $(`${k}.refs`) }))), values));
-      }
+      await this.insertRows('audit_ref', entries.filter((e) => e.entities.length > 0).map((e) => ({ rowid: e.seq, refs: auditRefTokens(e.entities) })));
     } else {
       await this.insertRows('audit_entity', entries.flatMap((e) => [...new Set(e.entities)].map((ref) => ({ ref, seq: e.seq }))));
     }
@@ -245,7 +238,7 @@ export class SqlStoreTx implements StoreTx {
     return rows[0] && { rid: Number(rows[0].rid), id: rows[0].id };
   }
 
-  private async insertRows<T extends 'sp_token' | 'sp_reference' | 'sp_date' | 'sp_string' | 'audit_event' | 'audit_entity'>(
+  private async insertRows<T extends 'sp_token' | 'sp_reference' | 'sp_date' | 'sp_string' | 'audit_event' | 'audit_entity' | 'audit_ref'>(
     table: T, rows: Database[T][],
   ): Promise<void> {
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
