@@ -1,4 +1,4 @@
-import { sql, type CompiledQuery, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { IndexEntries } from '../../fhir/index-values.js';
 import { formatInstant, type MonotonicClock } from '../../fhir/instant.js';
 import {
@@ -8,17 +8,11 @@ import {
 } from '../store.js';
 import { OPEN_ENDED, type Database, type SqlDialect, type SqlRunner } from './database.js';
 import type { QueryCache } from './query-cache.js';
-import { auditCountQuery, auditHistoryQuery, auditRefTokens, auditSearchQuery } from './audit-sql.js';
 import { searchCountQuery, searchPageQuery } from './search-sql.js';
+import { SqlLedger, type LedgerOptions } from './sql-ledger.js';
+import { insertRows, num, type RowTable } from './sql-rows.js';
 
 export type Indexer = (resource: fhir4.Resource) => IndexEntries;
-
-/**
- * How a stored audit ledger entry reads as an AuditEvent. The ledger keeps what its writer appended
- * (src/audit keeps a compact record and renders the FHIR resource); the default reads the JSON as is.
- */
-export type AuditRenderer = (json: string) => fhir4.Resource;
-export const AUDIT_JSON_AS_IS: AuditRenderer = (json) => JSON.parse(json) as fhir4.Resource;
 
 interface VersionRow {
   rid: number; id: string; version: number; last_updated: number; method: string; json: string;
@@ -32,103 +26,31 @@ function toStored(row: VersionRow): Stored {
   };
 }
 
-/** A slot standing where the builder expects a number (slots are placeholders, typed by what fills them). */
-const num = ($: (name: string) => string, name: string) => $(name) as unknown as number;
-
 /** AuditEvents live in the audit ledger rather than in the resource tables. */
 const AUDIT = 'AuditEvent';
 
-/** Rows per multi-row INSERT: well under SQLite's 32,766 bound-parameter limit. */
-const INSERT_CHUNK = 200;
-
-/** The audit ledger's head when a store knows it without a query, or 'unknown'. */
-export type KnownHead = AuditHead | undefined | 'unknown';
-
-/**
- * Ledger entries of a batch of transactions that share one commit, awaiting insertion. A store with
- * one writer appends the entries of a whole batch with one multi-row INSERT just before its commit,
- * rather than two statements per audited interaction; an entry appended by a transaction that fails
- * is never released here. Whatever reads the ledger inserts what is pending first.
- */
-export class LedgerBatch {
-  /** Entries of the batch's completed transactions, in chain order. */
-  released: AuditEntry[] = [];
-}
-
 /** The StoreTx of the relational stores: every query goes through the runner of one open transaction. */
 export class SqlStoreTx implements StoreTx {
-  /**
-   * A store with one writer (SQLite) knows the ledger's head from the transactions before this one and
-   * passes it in; one shared by several instances passes 'unknown' and the head is read. Either way,
-   * after an append it is the appended entry: `ledgerHead` tells the store what this transaction left.
-   */
-  private head: KnownHead;
-
-  private readonly renderAudit: AuditRenderer;
-  private readonly ledger: LedgerBatch | undefined;
+  /** This transaction's part of the audit ledger. */
+  readonly ledger: SqlLedger;
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly dialect: SqlDialect,
+    dialect: SqlDialect,
     private readonly queries: QueryCache,
     private readonly sql: SqlRunner,
     private readonly clock: MonotonicClock,
     private readonly indexer: Indexer,
-    options: { knownHead?: KnownHead; renderAudit?: AuditRenderer | undefined; ledger?: LedgerBatch } = {},
+    ledger: LedgerOptions = {},
   ) {
-    this.head = options.knownHead ?? 'unknown';
-    this.renderAudit = options.renderAudit ?? AUDIT_JSON_AS_IS;
-    this.ledger = options.ledger;
+    this.ledger = new SqlLedger(db, dialect, queries, sql, ledger);
   }
 
   /** Row ids of resources this transaction has read or written, `Type/id` → rid, for its grants. */
   private readonly rids = new Map<string, number>();
 
-  /** Entries this transaction appended and has not inserted (only with a LedgerBatch). */
-  private appended: AuditEntry[] = [];
-  /** Released entries of earlier transactions that this one inserted: its rollback undoes those inserts. */
-  private insertedForBatch: AuditEntry[] = [];
-
-  /**
-   * Tells the batch how this transaction ended: its entries join the batch, or the batch's entries
-   * it inserted (undone by its rollback) are pending again.
-   */
-  settleLedger(committed: boolean): void {
-    if (!this.ledger) return;
-    if (committed) this.ledger.released.push(...this.appended);
-    else this.ledger.released = [...this.insertedForBatch, ...this.ledger.released];
-    this.appended = [];
-    this.insertedForBatch = [];
-  }
-
-  /** Inserts every pending ledger entry: the batch's and this transaction's. */
-  async flushLedger(): Promise<void> {
-    if (!this.ledger || (this.ledger.released.length === 0 && this.appended.length === 0)) return;
-    const entries = [...this.ledger.released, ...this.appended];
-    this.insertedForBatch.push(...this.ledger.released);
-    this.ledger.released = [];
-    this.appended = [];
-    await this.insertLedger(entries);
-  }
-
-  private async insertLedger(entries: AuditEntry[]): Promise<void> {
-    await this.insertRows('audit_event', entries.map((e) => ({
-      seq: e.seq, recorded: e.recorded, outcome: e.outcome, subtype: e.subtype, org: e.org ?? null, json: e.json, hash: e.hash,
-    })));
-    if (this.dialect === 'sqlite') {
-      // One FTS row per event that concerns anything (migration 3).
-      await this.insertRows('audit_ref', entries.filter((e) => e.entities.length > 0).map((e) => ({ rowid: e.seq, refs: auditRefTokens(e.entities) })));
-    } else {
-      await this.insertRows('audit_entity', entries.flatMap((e) => [...new Set(e.entities)].map((ref) => ({ ref, seq: e.seq }))));
-    }
-  }
-
-  get ledgerHead(): KnownHead {
-    return this.head;
-  }
-
   async read(type: string, id: string, granted?: string): Promise<Stored | undefined> {
-    if (type === AUDIT) return granted === undefined ? (await this.auditRows(auditHistoryQuery(this.db, { id, count: 1 })))[0] : undefined;
+    if (type === AUDIT) return this.ledger.read(id, granted);
     const current = ($: (name: string) => string) => this.db.selectFrom('resource as r')
       .innerJoin('resource_version as v', (j) => j.onRef('v.rid', '=', 'r.rid').onRef('v.version', '=', 'r.version'))
       .select(['r.rid', 'r.id', 'v.version', 'v.last_updated', 'v.method', 'v.json'])
@@ -238,23 +160,13 @@ export class SqlStoreTx implements StoreTx {
     return rows[0] && { rid: Number(rows[0].rid), id: rows[0].id };
   }
 
-  private async insertRows<T extends 'sp_token' | 'sp_reference' | 'sp_date' | 'sp_string' | 'audit_event' | 'audit_entity' | 'audit_ref'>(
-    table: T, rows: Database[T][],
-  ): Promise<void> {
-    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-      const chunk = rows.slice(i, i + INSERT_CHUNK);
-      const columns = Object.keys(chunk[0]!) as (keyof Database[T] & string)[];
-      const values: Record<string, unknown> = {};
-      chunk.forEach((row, r) => columns.forEach((c) => { values[`${r}.${c}`] = row[c]; }));
-      // The union of row types is too wide for the builder's overloads; each table gets its own rows.
-      await this.sql.run(this.queries.get(`insert-${table}-${chunk.length}`, ($) => this.db.insertInto(table)
-        .values(chunk.map((_, r) => Object.fromEntries(columns.map((c) => [c, $(`${r}.${c}`)]))) as never), values));
-    }
+  private insertRows<T extends RowTable>(table: T, rows: Database[T][]): Promise<void> {
+    return insertRows(this.db, this.queries, this.sql, table, rows);
   }
 
   async search(query: SearchQuery): Promise<SearchPage> {
     const asOf = query.asOf ?? this.clock.current();
-    if (query.type === AUDIT) return this.searchAudit(query, asOf);
+    if (query.type === AUDIT) return this.ledger.search(query, asOf);
     const rows = await this.sql.all<VersionRow>(searchPageQuery(this.db, query, asOf));
     const more = rows.length > query.count;
     const matches = rows.slice(0, query.count).map(toStored);
@@ -270,23 +182,8 @@ export class SqlStoreTx implements StoreTx {
     return page;
   }
 
-  private async searchAudit(query: SearchQuery, asOf: number): Promise<SearchPage> {
-    const rows = await this.auditRows(auditSearchQuery(this.db, this.dialect, query, asOf));
-    const matches = rows.slice(0, query.count);
-    const last = matches.at(-1);
-    const page: SearchPage = { matches, asOf };
-    if (rows.length > query.count && last) page.next = { key: Number(last.id), rid: Number(last.id) };
-    if (query.total) page.total = Number((await this.sql.all<{ n: number }>(auditCountQuery(this.db, this.dialect, query, asOf)))[0]?.n ?? 0);
-    return page;
-  }
-
   async history(query: HistoryQuery): Promise<HistoryPage> {
-    if (query.type === AUDIT) {
-      const rows = await this.auditRows(auditHistoryQuery(this.db, query));
-      const versions = rows.slice(0, query.count);
-      const last = versions.at(-1);
-      return rows.length > query.count && last ? { versions, next: last.lastUpdated } : { versions };
-    }
+    if (query.type === AUDIT) return this.ledger.history(query);
     let q = this.db.selectFrom('resource_version as v')
       .select(['v.rid', 'v.id', 'v.version', 'v.last_updated', 'v.method', 'v.json']);
     if (query.type) q = q.where('v.type', '=', query.type);
@@ -354,41 +251,17 @@ export class SqlStoreTx implements StoreTx {
     return this.clock.next();
   }
 
-  async auditHead(): Promise<AuditHead | undefined> {
-    if (this.head !== 'unknown') return this.head;
-    const rows = await this.sql.all<{ seq: number; hash: string; recorded: number }>(this.queries.get('audit-head', ($) =>
-      this.db.selectFrom('audit_event').select(['seq', 'hash', 'recorded']).orderBy('seq', 'desc').limit(num($, 'one')), { one: 1 }));
-    const r = rows[0];
-    this.head = r && { seq: Number(r.seq), hash: r.hash, recorded: Number(r.recorded) };
-    return this.head;
+
+
+  auditHead(): Promise<AuditHead | undefined> {
+    return this.ledger.head();
   }
 
-  async appendAudit(e: AuditEntry): Promise<void> {
-    if (this.ledger) {
-      // Deferred to the batch's insert: what the unique key would refuse there is refused here, now.
-      const head = await this.auditHead();
-      if (e.seq !== (head?.seq ?? 0) + 1) throw new Error(`audit ledger entry ${e.seq} does not follow the head (${head?.seq ?? 0})`);
-      this.appended.push(e);
-    } else {
-      await this.insertLedger([e]);
-    }
-    this.head = { seq: e.seq, hash: e.hash, recorded: e.recorded };
+  appendAudit(entry: AuditEntry): Promise<void> {
+    return this.ledger.append(entry);
   }
 
-  async auditEntries(afterSeq: number, limit: number): Promise<Pick<AuditEntry, 'seq' | 'json' | 'hash'>[]> {
-    await this.flushLedger();
-    const rows = await this.sql.all<{ seq: number; json: string; hash: string }>(this.queries.get('audit-entries', ($) =>
-      this.db.selectFrom('audit_event').select(['seq', 'json', 'hash']).where('seq', '>', num($, 'after'))
-        .orderBy('seq').limit(num($, 'limit')), { after: afterSeq, limit }));
-    return rows.map((r) => ({ seq: Number(r.seq), json: r.json, hash: r.hash }));
-  }
-
-  private async auditRows(query: CompiledQuery): Promise<Stored[]> {
-    await this.flushLedger();
-    const rows = await this.sql.all<{ seq: number; recorded: number; json: string }>(query);
-    return rows.map((r) => ({
-      resource: this.renderAudit(r.json) as Stored['resource'], type: AUDIT, id: String(r.seq), version: 1,
-      lastUpdated: Number(r.recorded), method: 'POST',
-    }));
+  auditEntries(afterSeq: number, limit: number): Promise<Pick<AuditEntry, 'seq' | 'json' | 'hash'>[]> {
+    return this.ledger.entries(afterSeq, limit);
   }
 }

@@ -8,7 +8,8 @@ import { queryBuilder, type Database, type SqlRunner } from '../sql/database.js'
 import { migrate } from '../sql/migrations.js';
 import { QueryCache } from '../sql/query-cache.js';
 import { Checkpointer } from './checkpointer.js';
-import { LedgerBatch, SqlStoreTx, type AuditRenderer, type Indexer, type KnownHead } from '../sql/sql-tx.js';
+import { LedgerBatch, type AuditRenderer, type KnownHead } from '../sql/sql-ledger.js';
+import { SqlStoreTx, type Indexer } from '../sql/sql-tx.js';
 
 export interface SqliteStoreOptions {
   file: string;
@@ -150,9 +151,9 @@ export class SqliteStore implements Store {
       const batch = this.queue.splice(0, this.maxBatch);
       const settles: Settle[] = [];
       let head = this.ledgerHead;
-      const ledger = new LedgerBatch();
+      const ledgerBatch = new LedgerBatch();
       const txOf = (known: KnownHead) =>
-        new SqlStoreTx(this.db, 'sqlite', this.queries, this.runner, this.clock, this.options.indexer, { knownHead: known, renderAudit: this.options.renderAudit, ledger });
+        new SqlStoreTx(this.db, 'sqlite', this.queries, this.runner, this.clock, this.options.indexer, { knownHead: known, renderAudit: this.options.renderAudit, batch: ledgerBatch });
       try {
         this.control.begin.run();
         for (const item of batch) {
@@ -161,18 +162,18 @@ export class SqliteStore implements Store {
           try {
             const value = await item.fn(tx);
             this.control.release.run();
-            tx.settleLedger(true);
-            head = tx.ledgerHead;
+            tx.ledger.settle(true);
+            head = tx.ledger.knownHead;
             settles.push({ settle: () => item.resolve(value), fail: item.reject });
           } catch (error) {
             this.control.rollbackTo.run();
             this.control.release.run();
-            tx.settleLedger(false);
+            tx.ledger.settle(false);
             settles.push({ settle: () => item.reject(error), fail: item.reject });
           }
         }
         // The batch's audit entries, in one insert, inside the commit they belong to.
-        await txOf(head).flushLedger();
+        await txOf(head).ledger.flush();
         this.control.commit.run();
         this.ledgerHead = head;
       } catch (commitError) {
