@@ -135,6 +135,22 @@ describe('a referral once made', () => {
     expect(again.body.issue[0].expression).toEqual(['ServiceRequest.status']);
   });
 
+  it('gives another practice the Patient its conditional create names, so that it can refer by REST too', async () => {
+    const { nhs, patientId } = await patientWithConsent(7150);
+    const other = await gw.as('otherReferrer');
+    expect((await other.get(`/fhir/Patient/${patientId}`)).status).toBe(404);
+    const res = await other.post('/fhir/Patient', patient(nhs)).set('If-None-Exist', `identifier=https://fhir.nhs.uk/Id/nhs-number|${nhs}`);
+    expect(res.status).toBe(200);
+    expect(res.body.id).toBe(patientId);
+    expect((await other.get(`/fhir/Patient/${patientId}`)).status).toBe(200);
+    // What the other practice sent did not overwrite what the first recorded.
+    expect(res.body.meta.versionId).toBe('1');
+    // The grant is part of the audited create: the auditor sees whom it was given to, and when.
+    const auditor = await gw.as('auditor');
+    const events = (await auditor.get(`/fhir/AuditEvent?patient=Patient/${patientId}&subtype=create&agent=Organization/B82002`)).body.entry ?? [];
+    expect(events).toHaveLength(1);
+  });
+
   it('does not name another practice\'s Patient when an NHS number is taken', async () => {
     const { nhs, patientId } = await patientWithConsent(7106);
     const other = await gw.as('otherReferrer');
