@@ -90,7 +90,7 @@ export class CallerTx implements StoreTx {
     const resource = rules?.before ? await rules.before(input, exists, this.caller, this) : input;
     if (!exists) {
       const repeated = await rules?.existing?.(resource, this.caller, this);
-      if (repeated) return repeated;
+      if (repeated) return this.present(repeated);
     }
     // Links the current version already has were checked when they were made (and a community group
     // updating its Task need not see the parent Task it is part of).
