@@ -89,7 +89,7 @@ export function auditRecordFor(caller: Caller | undefined, info: InteractionInfo
 
 /** The references a record concerns (resources without their version, and patients), for search by entity and patient. */
 export function recordEntities(record: Pick<AuditRecord, 'resources' | 'patients'>): string[] {
-  const refs = [...(record.resources ?? []).map((r) => r.replace(/\/_history\/[^/]+$/, '')), ...(record.patients ?? [])];
+  const refs = [...(record.resources ?? []).flatMap((r) => referenceTarget(r, '') ?? []), ...(record.patients ?? [])];
   return [...new Set(refs)];
 }
 

@@ -100,14 +100,21 @@ function localise<T>(value: T, entries: Map<string, fhir4.Resource>, carried: Re
 
 type TransactionEntry = fhir4.BundleEntry & { fullUrl: string; resource: fhir4.Resource; request: fhir4.BundleEntryRequest };
 
-/** A transaction entry creating a message resource, conditional on its first full identifier when it has one. */
-function createEntry(fullUrl: string, resource: fhir4.Resource, conditional = true): TransactionEntry {
+/** A transaction entry creating a message resource (without the sender's id and meta), conditional when a query is given. */
+function createEntry(fullUrl: string, resource: fhir4.Resource, ifNoneExist?: string): TransactionEntry {
   const { id: _id, meta: _meta, ...rest } = resource;
-  const id = conditional ? (resource as { identifier?: fhir4.Identifier[] }).identifier?.find((i) => i.system && i.value) : undefined;
-  return {
-    fullUrl, resource: rest as fhir4.Resource,
-    request: { method: 'POST', url: resource.resourceType, ...(id ? { ifNoneExist: `identifier=${id.system}|${id.value}` } : {}) },
-  };
+  return { fullUrl, resource: rest as fhir4.Resource, request: { method: 'POST', url: resource.resourceType, ...(ifNoneExist ? { ifNoneExist } : {}) } };
+}
+
+/** The conditional-create query of a resource's first full identifier, if it has one. */
+function byFirstIdentifier(resource: fhir4.Resource): string | undefined {
+  const id = (resource as { identifier?: fhir4.Identifier[] }).identifier?.find((i) => i.system && i.value);
+  return id ? `identifier=${id.system}|${id.value}` : undefined;
+}
+
+/** The calling practice, as a logical reference by ODS code. */
+function practiceOf(caller: Caller): fhir4.Reference {
+  return { type: 'Organization', identifier: { system: ODS_SYSTEM, value: caller.organization } };
 }
 
 /**
@@ -117,15 +124,15 @@ function createEntry(fullUrl: string, resource: fhir4.Resource, conditional = tr
  */
 function clinicianEntries(ref: string, entries: Map<string, fhir4.Resource>, caller: Caller): TransactionEntry[] {
   const target = entries.get(ref);
-  if (target?.resourceType === 'Practitioner') return [createEntry(ref, target)];
+  if (target?.resourceType === 'Practitioner') return [createEntry(ref, target, byFirstIdentifier(target))];
   if (target?.resourceType !== 'PractitionerRole') return [];
   const role = { ...(target as fhir4.PractitionerRole) };
-  role.organization = organisationReference(role.organization, entries) ?? { type: 'Organization', identifier: { system: ODS_SYSTEM, value: caller.organization } };
+  role.organization = organisationReference(role.organization, entries) ?? practiceOf(caller);
   const practitionerUrl = role.practitioner?.reference;
   const practitioner = practitionerUrl ? entries.get(practitionerUrl) : undefined;
   return [
-    ...(practitioner?.resourceType === 'Practitioner' ? [createEntry(practitionerUrl!, practitioner)] : []),
-    createEntry(ref, role),
+    ...(practitioner?.resourceType === 'Practitioner' ? [createEntry(practitionerUrl!, practitioner, byFirstIdentifier(practitioner))] : []),
+    createEntry(ref, role, byFirstIdentifier(role)),
   ];
 }
 
@@ -148,7 +155,7 @@ export function referralTransaction(msg: BarsReferral, caller: Caller): fhir4.Bu
   const clinician = sr.requester?.reference ? clinicianEntries(sr.requester.reference, entries, caller) : [];
   if (!clinician.length) {
     const requester = organisationReference(sr.requester, entries);
-    sr.requester = requester ?? { type: 'Organization', identifier: { system: ODS_SYSTEM, value: caller.organization } };
+    sr.requester = requester ?? practiceOf(caller);
   }
   // The service asked for: the performer, else the message's destination (a HealthcareService counts as its provider).
   const performer = organisationReference(sr.performer?.[0], entries) ?? organisationReference(msg.header.destination?.[0]?.receiver, entries);
@@ -158,10 +165,10 @@ export function referralTransaction(msg: BarsReferral, caller: Caller): fhir4.Bu
     sr.supportingInfo = [...(sr.supportingInfo ?? []), ...consents.map(([url]) => ({ reference: url }))];
   }
   const carriedEntries: TransactionEntry[] = [
-    { ...createEntry(patientUrl, patient, false), request: { method: 'POST', url: 'Patient', ...(nhs ? { ifNoneExist: `identifier=${NHS_NUMBER_SYSTEM}|${nhs}` } : {}) } },
-    ...consents.map(([url, c]) => createEntry(url, c, false)),
+    createEntry(patientUrl, patient, nhs ? `identifier=${NHS_NUMBER_SYSTEM}|${nhs}` : undefined),
+    ...consents.map(([url, c]) => createEntry(url, c)),
     ...clinician,
-    createEntry(msg.serviceRequest.fullUrl, sr),
+    createEntry(msg.serviceRequest.fullUrl, sr, byFirstIdentifier(sr)),
   ];
   const carried = new Set(carriedEntries.map((e) => e.fullUrl));
   return {

@@ -165,17 +165,19 @@ function canonicalJson(v: unknown): string {
  */
 const CONSENT_STATEMENTS = 'consent-statement';
 const CONSENT_MEMORY_MICROS = 2 * 365 * 24 * 3600 * 1_000_000;
-const statementKey = (c: fhir4.Consent, caller: Caller) =>
-  `${caller.organization}:${createHash('sha256').update(statementOf(c)).digest('base64url')}`;
+const statementKey = (statement: string, caller: Caller) =>
+  `${caller.organization}:${createHash('sha256').update(statement).digest('base64url')}`;
 
 async function sameConsent(next: fhir4.Consent, caller: Caller, tx: StoreTx): Promise<Stored | undefined> {
-  const id = await tx.recall(CONSENT_STATEMENTS, statementKey(next, caller));
+  const statement = statementOf(next);
+  const id = await tx.recall(CONSENT_STATEMENTS, statementKey(statement, caller));
   const recorded = id ? await tx.read('Consent', id) : undefined;
-  return recorded && statementOf(recorded.resource as fhir4.Consent) === statementOf(next) ? recorded : undefined;
+  return recorded && statementOf(recorded.resource as fhir4.Consent) === statement ? recorded : undefined;
 }
 
 async function rememberConsent(stored: Stored, caller: Caller, tx: StoreTx): Promise<void> {
-  await tx.remember(CONSENT_STATEMENTS, statementKey(stored.resource as fhir4.Consent, caller), stored.id, tx.now() + CONSENT_MEMORY_MICROS);
+  const key = statementKey(statementOf(stored.resource as fhir4.Consent), caller);
+  await tx.remember(CONSENT_STATEMENTS, key, stored.id, tx.now() + CONSENT_MEMORY_MICROS);
 }
 
 /** The write rules of referral intake: Patients carry valid NHS numbers; a new referral is checked, routed and given its Task. */

@@ -9,10 +9,12 @@ import { migrate } from '../../src/store/sql/migrations.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { storeContract, storeSupportContract, type StoreHarness } from './store-contract.js';
 
-function sqliteHarness(): StoreHarness {
+/** A store in a fresh temporary directory; `file` is its database, for tests that look at it directly. */
+function sqliteHarness(): StoreHarness & { file: string; open(): Promise<SqliteStore> } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signpost-store-'));
-  const open = () => SqliteStore.open({ file: path.join(dir, 'store.sqlite'), indexer: (r) => indexEntries(r, 'http://x') });
-  return { open, reopen: open, cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+  const file = path.join(dir, 'store.sqlite');
+  const open = () => SqliteStore.open({ file, indexer: (r) => indexEntries(r, 'http://x') });
+  return { file, open, reopen: open, cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
 storeContract('SQLite', sqliteHarness);
@@ -20,10 +22,9 @@ storeSupportContract('SQLite', sqliteHarness);
 
 describe('SQLite group commit', () => {
   it('acknowledges a transaction only once its batch is committed and visible to another connection', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signpost-store-'));
-    const file = path.join(dir, 'store.sqlite');
-    const store = await SqliteStore.open({ file, indexer: (r) => indexEntries(r, 'http://x') });
-    const other = new Sqlite(file, { readonly: true });
+    const h = sqliteHarness();
+    const store = await h.open();
+    const other = new Sqlite(h.file, { readonly: true });
     try {
       const writes = Array.from({ length: 40 }, (_, i) =>
         store.transaction((tx) => tx.write({ resourceType: 'Patient', id: `p${i}` }, { method: 'POST' })).then(() =>
@@ -33,16 +34,15 @@ describe('SQLite group commit', () => {
     } finally {
       other.close();
       await store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await h.cleanup();
     }
   });
 });
 
 describe('SQLite checkpoints', () => {
   it('are made by the background connection, not by commits: the WAL is copied into the database within moments', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signpost-store-'));
-    const file = path.join(dir, 'store.sqlite');
-    const store = await SqliteStore.open({ file, indexer: (r) => indexEntries(r, 'http://x') });
+    const h = sqliteHarness();
+    const store = await h.open();
     try {
       for (let b = 0; b < 5; b++) {
         await store.transaction(async (tx) => {
@@ -52,20 +52,19 @@ describe('SQLite checkpoints', () => {
       // Commits alone never checkpoint (wal_autocheckpoint = 0): only a checkpoint copies pages into the
       // database file, so the file growing past the first pages shows the background connection at work.
       const deadline = Date.now() + 2000;
-      while (fs.statSync(file).size < 1_000_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(fs.statSync(file).size).toBeGreaterThan(1_000_000);
+      while (fs.statSync(h.file).size < 1_000_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(fs.statSync(h.file).size).toBeGreaterThan(1_000_000);
     } finally {
       await store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await h.cleanup();
     }
   });
 });
 
 describe('SQLite schema migrations', () => {
   it('moves the audit references of a version 2 ledger into the FTS index of version 3, case and all', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signpost-migrate-'));
-    const file = path.join(dir, 'signpost.sqlite');
-    const raw = new Sqlite(file);
+    const h = sqliteHarness();
+    const raw = new Sqlite(h.file);
     raw.pragma('journal_mode = WAL');
     const runner = {
       all: async <R>(q: import('kysely').CompiledQuery) => raw.prepare(q.sql).all(...(q.parameters as unknown[])) as R[],
@@ -82,7 +81,7 @@ describe('SQLite schema migrations', () => {
     raw.exec('COMMIT');
     raw.close();
 
-    const store = await SqliteStore.open({ file, indexer: (r) => indexEntries(r, '') });
+    const store = await h.open();
     try {
       const find = async (filter: import('../../src/store/store.js').Filter) => (await store.transaction((tx) =>
         tx.search({ type: 'AuditEvent', sort: 'default', count: 10, filters: [filter] }))).matches.map((m) => m.id);
@@ -91,12 +90,12 @@ describe('SQLite schema migrations', () => {
       expect(await find({ kind: 'reference', param: 'patient', targets: ['Patient/A'] })).toEqual(['2']);
       expect(await find({ kind: 'reference', param: 'entity', targets: ['Task/t', 'Patient/A'] })).toEqual(['1', '2']);
       expect(await find({ kind: 'missing', param: 'entity', index: 'reference', missing: true })).toEqual(['3']);
-      const check = new Sqlite(file, { readonly: true });
+      const check = new Sqlite(h.file, { readonly: true });
       expect(check.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'audit_entity'").get()).toEqual({ n: 0 });
       check.close();
     } finally {
       await store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await h.cleanup();
     }
   });
 });

@@ -251,8 +251,6 @@ export class SqlStoreTx implements StoreTx {
     return this.clock.next();
   }
 
-
-
   auditHead(): Promise<AuditHead | undefined> {
     return this.ledger.head();
   }
