@@ -61,7 +61,7 @@ function send(req: Request, res: Response, result: FhirResult, baseUrl: string):
   const body = prefer === 'OperationOutcome'
     ? operationOutcome([{ severity: 'information', code: 'informational', diagnostics: `${req.method} succeeded (${result.status})` }])
     : result.resource;
-  res.type(responseType(req)).send(JSON.stringify(body));
+  res.type(responseType(req, res)).send(JSON.stringify(body));
 }
 
 /** The query of the URL as sent (express's parser would fold repeated keys into arrays). */
@@ -87,7 +87,7 @@ export function fhirRouter({ context: ctx, info, authenticate, smartConfiguratio
   const metadata = () => JSON.stringify(capabilityStatement(info));
 
   router.use(negotiateJson);
-  router.get('/metadata', (req, res) => void res.type(responseType(req)).send(metadata()));
+  router.get('/metadata', (req, res) => void res.type(responseType(req, res)).send(metadata()));
   router.get('/.well-known/smart-configuration', (_req, res) => void res.json(smartConfiguration()));
   router.use(authenticate);
   router.use(requireBodyType);

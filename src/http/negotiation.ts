@@ -12,30 +12,40 @@ function acceptedTypes(accept: string): string[] {
   });
 }
 
-/**
- * FHIR is served as JSON only: `_format` or an Accept header that rules JSON out answers 406, and a
- * body that is not JSON answers 415, before any work is done.
- */
 /** The `_format` query parameter, parsed only when the URL mentions it (most requests do not). */
 function formatParam(req: Request): string | null {
   return req.originalUrl.includes('_format') ? new URL(req.originalUrl, 'http://x').searchParams.get('_format') : null;
 }
 
-export function negotiateJson(req: Request, _res: Response, next: NextFunction): void {
+/** The response media type: JSON as the client asked for it, FHIR JSON by default. */
+function mediaType(format: string | null, accept: string, types: string[]): string {
+  const f = format?.toLowerCase();
+  const plain = f === 'application/json' || (!f && types.includes('application/json') && !accept.includes('fhir+json'));
+  return `${plain ? 'application/json' : 'application/fhir+json'}; charset=utf-8`;
+}
+
+/**
+ * FHIR is served as JSON only: `_format` or an Accept header that rules JSON out answers 406, before
+ * any work is done. What the response will be sent as is decided here too (`responseType`), so that the
+ * headers are read once per request.
+ */
+export function negotiateJson(req: Request, res: Response, next: NextFunction): void {
   const format = formatParam(req);
   if (format !== null && !JSON_FORMATS.includes(format.toLowerCase().split(';')[0]!.trim())) {
     return next(new FhirError(406, 'not-supported', `_format=${format} is not supported: this server speaks FHIR JSON only`, '_format'));
   }
-  const accept = req.headers.accept;
+  const accept = req.headers.accept ?? '';
+  const types = accept ? acceptedTypes(accept) : [];
   if (format === null && accept) {
-    const types = acceptedTypes(accept);
     const ok = types.some((t) => t === '*/*' || t === 'application/*' || t === 'application/json' || t === 'application/fhir+json');
     if (!ok) return next(new FhirError(406, 'not-supported', `Accept: ${accept} cannot be met: responses are application/fhir+json`, 'Accept'));
   }
+  res.locals.mediaType = mediaType(format, accept, types);
   next();
 }
 
-/** Content types the FHIR routes read, by method. */
+/** Content types the FHIR routes read, by method: a body that is not what they read answers 415. */
+
 export function requireBodyType(req: Request, _res: Response, next: NextFunction): void {
   if (!['POST', 'PUT', 'PATCH'].includes(req.method)) return next();
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
@@ -50,10 +60,9 @@ export function requireBodyType(req: Request, _res: Response, next: NextFunction
   next();
 }
 
-/** The response media type: JSON as the client asked for it, FHIR JSON by default. */
-export function responseType(req: Request): string {
+/** The response media type negotiateJson decided (or, for a route outside it, decided now). */
+export function responseType(req: Request, res: Response): string {
+  if (typeof res.locals.mediaType === 'string') return res.locals.mediaType;
   const accept = req.headers.accept ?? '';
-  const format = formatParam(req)?.toLowerCase();
-  const plain = format === 'application/json' || (!format && acceptedTypes(accept).includes('application/json') && !accept.includes('fhir+json'));
-  return `${plain ? 'application/json' : 'application/fhir+json'}; charset=utf-8`;
+  return mediaType(formatParam(req), accept, acceptedTypes(accept));
 }
