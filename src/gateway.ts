@@ -18,6 +18,8 @@ import { materialiseOrganizations } from './config/organizations.js';
 import { supportedProfiles } from './config/profiles.js';
 import { indexEntries } from './fhir/index-values.js';
 import { intakeRules } from './referral/intake.js';
+import { loadTaskStatusReasons } from './workflow/status-reasons.js';
+import { workflowRules } from './workflow/task-rules.js';
 import { processMessageOperation } from './referral/process-message.js';
 import { loadReferralReasons } from './referral/reasons.js';
 import { createApp } from './http/app.js';
@@ -61,7 +63,10 @@ export async function buildApp(parts: AppParts): Promise<Express> {
     issuer: baseUrl,
   });
   const profilesDir = path.join(packageRoot(), 'profiles');
-  const rules = intakeRules({ deployment, reasons: loadReferralReasons(profilesDir) });
+  const rules = {
+    ...intakeRules({ deployment, reasons: loadReferralReasons(profilesDir) }),
+    ...workflowRules({ deployment, statusReasons: loadTaskStatusReasons(profilesDir) }),
+  };
   const context = {
     get baseUrl() { return baseUrl(); },
     run: auditedRunner(store, baseUrl, rules),

@@ -87,7 +87,7 @@ export class CallerTx implements StoreTx {
       if (!(await this.visible(type, input.id))) throw new FhirError(404, 'not-found', `${type}/${input.id} is not known`, `${type}.id`);
     } else requireAccess(this.caller, type, 'create');
     const rules = this.rules[type];
-    const resource = rules?.before ? await rules.before(input, exists, this.caller, this) : input;
+    const resource = rules?.before ? await rules.before(input, exists, this.caller, this, options) : input;
     if (!exists) {
       const repeated = await rules?.existing?.(resource, this.caller, this);
       if (repeated) return this.present(repeated);

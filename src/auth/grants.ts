@@ -67,7 +67,10 @@ export async function applyGrants(tx: StoreTx, stored: Stored, writer: string, b
   }
   const granted = [...orgs];
   await tx.grant(stored.type, stored.id, granted);
-  for (const t of targets(r, SHARES[stored.type], baseUrl)) {
+  // A hand-on Task (part of another) opens only its patient to the community group that owns it: the
+  // referral it is about stays with the service and the practice.
+  const shares = stored.type === 'Task' && (r as fhir4.Task).partOf?.length ? ['for'] : SHARES[stored.type];
+  for (const t of targets(r, shares, baseUrl)) {
     const [type = '', id = ''] = t.split('/');
     if (await tx.read(type, id)) await tx.grant(type, id, granted);
   }

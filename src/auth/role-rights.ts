@@ -9,10 +9,11 @@ import type { Permission, Scope } from './scopes.js';
  */
 const RIGHTS: Record<Role, Record<string, string>> = {
   // Updating Patient and Consent goes beyond DESIGN.md's list on purpose: a practice must be able to
-  // correct contact details and to record that a patient withdrew consent.
+  // correct contact details and to record that a patient withdrew consent. Its Task update is only
+  // the requester's one change, entered-in-error (workflow/task-rules.ts).
   referrer: {
     Patient: 'crus', Consent: 'crus', ServiceRequest: 'crus', Practitioner: 'crus', PractitionerRole: 'crus',
-    Task: 'rs', QuestionnaireResponse: 'rs', Observation: 'rs', Communication: 'rs', Provenance: 'rs',
+    Task: 'rus', QuestionnaireResponse: 'rs', Observation: 'rs', Communication: 'rs', Provenance: 'rs',
   },
   'link-worker': {
     Task: 'crus', ServiceRequest: 'rs', Patient: 'rs', Consent: 'rs', Practitioner: 'rs', PractitionerRole: 'rs',

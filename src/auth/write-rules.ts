@@ -7,8 +7,12 @@ import type { Stored, StoreTx, UniqueIdentifierConflict, WriteOptions } from '..
  * transaction entry, message — meets the same rules.
  */
 export interface WriteRules {
-  /** Checks, and may complete, a resource before a client writes it; throws a FhirError to refuse. */
-  before?(next: fhir4.Resource & { id: string }, current: Stored | undefined, caller: Caller, tx: StoreTx): Promise<fhir4.Resource & { id: string }>;
+  /**
+   * Checks, and may complete, a resource before a client writes it; throws a FhirError to refuse.
+   * `options` tell how it is written: `expectVersion` is set when the client named the version it
+   * changes (If-Match).
+   */
+  before?(next: fhir4.Resource & { id: string }, current: Stored | undefined, caller: Caller, tx: StoreTx, options: WriteOptions): Promise<fhir4.Resource & { id: string }>;
   /**
    * Before a create: an existing resource the caller can see that the new one would only repeat (an
    * idempotent re-send), to answer with instead of writing anything.

@@ -152,8 +152,8 @@ export async function patch(req: FhirRequest, tx: StoreTx): Promise<FhirResult> 
   const ops = parsePatch(req.body);
   const current = await tx.read(type, id);
   if (!current) throw notFound(type, id);
-  const expect = req.ifMatch !== undefined ? parseETag(req.ifMatch, type) : current.version;
-  if (expect !== current.version) {
+  const expect = req.ifMatch !== undefined ? parseETag(req.ifMatch, type) : undefined;
+  if (expect !== undefined && expect !== current.version) {
     throw new FhirError(412, 'conflict', `${type}/${id} is at version ${current.version}, not ${expect}`, `${type}.meta.versionId`);
   }
   const doc = structuredClone(current.resource) as unknown as Record<string, unknown>;
@@ -166,5 +166,7 @@ export async function patch(req: FhirRequest, tx: StoreTx): Promise<FhirResult> 
     throw new FhirError(422, 'processing', 'A patch may not change resourceType or id', `${type}.id`);
   }
   const next = validateResource(doc, type, id) as fhir4.Resource & { id: string };
-  return resultOf(await writeOrExplain(tx, next, current.version, 'PATCH'));
+  // Within this transaction the version read is the current one; the write is told of If-Match only
+  // when the client sent it, so that rules requiring one can tell.
+  return resultOf(await writeOrExplain(tx, next, expect, 'PATCH'));
 }

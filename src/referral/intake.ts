@@ -2,9 +2,11 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { WriteRules, WriteRulesByType } from '../auth/write-rules.js';
 import type { Deployment } from '../config/deployment.js';
 import { ODS_SYSTEM, organisationOf } from '../config/organizations.js';
+import { canonicalJson } from '../fhir/canonical-json.js';
 import { FhirError } from '../fhir/errors.js';
 import type { Caller } from '../fhir/interaction.js';
 import type { Stored, StoreTx } from '../store/store.js';
+import { isOpen } from '../workflow/task-states.js';
 import { isValidNhsNumber, NHS_NUMBER_SYSTEM } from './nhs-number.js';
 import { referralShapeIssues } from './referral-rules.js';
 import { routeReferral } from './routing.js';
@@ -100,8 +102,6 @@ function ownerOf(sr: fhir4.ServiceRequest): fhir4.Reference {
   return owner;
 }
 
-const CLOSED: readonly string[] = ['completed', 'cancelled', 'failed', 'rejected', 'entered-in-error'];
-
 // profiles/CodeSystem-sp-task-status-reason.json
 const CANCELLED_BY_REFERRER = { system: 'https://signpost.health/fhir/CodeSystem/sp-task-status-reason', code: 'cancelled-by-referrer', display: 'Cancelled by the referrer' };
 
@@ -131,7 +131,7 @@ async function closeTasks(sr: Stored, status: 'revoked' | 'entered-in-error', tx
   const page = await tx.search({ type: 'Task', sort: 'default', count: 1000, filters: [{ kind: 'reference', param: 'focus', targets: [`ServiceRequest/${sr.id}`] }] });
   for (const t of page.matches) {
     const task = t.resource as fhir4.Task & { id: string };
-    const untouched = status === 'revoked' ? CLOSED.includes(task.status) : task.status === 'entered-in-error';
+    const untouched = status === 'revoked' ? !isOpen(task.status) : task.status === 'entered-in-error';
     if (untouched) continue;
     const next: fhir4.Task & { id: string } = status === 'revoked'
       ? { ...task, status: 'cancelled', statusReason: { coding: [CANCELLED_BY_REFERRER], text: 'The referrer revoked the referral' } }
@@ -145,15 +145,6 @@ async function closeTasks(sr: Stored, status: 'revoked' | 'entered-in-error', tx
 function statementOf(c: fhir4.Consent): string {
   const { id: _id, meta: _meta, text: _text, ...statement } = c;
   return canonicalJson(statement);
-}
-
-/** JSON with object keys in order, so that two senders' spellings of one statement compare equal. */
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
 }
 
 /**

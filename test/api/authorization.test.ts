@@ -61,7 +61,7 @@ referrer         Task                   search       own    200 1 match
 referrer         Task                   search       other  200 0 matches
 referrer         Task                   create       own    403
 referrer         Task                   update       own    403
-referrer         Task                   update       other  403
+referrer         Task                   update       other  404
 referrer         QuestionnaireResponse  read         own    200
 referrer         QuestionnaireResponse  read         other  404
 referrer         QuestionnaireResponse  search       own    200 1 match
@@ -510,7 +510,8 @@ function createBody(type: string, mark: string): fhir4.Resource {
     // A statement of its own: the same Consent again would be answered with the recorded one (200).
     case 'Consent': return { ...worldConsent(w.patient, w.practice), dateTime: `2025-02-${String(1 + (nhsSeed++ % 27)).padStart(2, '0')}T09:00:00Z` } as fhir4.Consent;
     case 'ServiceRequest': return worldServiceRequest(refs);
-    case 'Task': return worldTask({ serviceRequest: w.serviceRequest, patient: w.patient, requester: w.practice, owner: w.service });
+    // A link worker creates only hand-on Tasks: the referral's own Task is the gateway's.
+    case 'Task': return worldTask({ serviceRequest: w.serviceRequest, patient: w.patient, requester: w.service, owner: w.asset, partOf: w.task });
     case 'QuestionnaireResponse': return worldQuestionnaireResponse(refs);
     case 'Communication': return worldCommunication(refs);
     case 'Observation': return worldObservation({ ...refs, questionnaireResponse: w.questionnaireResponse });
@@ -633,6 +634,14 @@ describe('role × type × interaction × world (DESIGN.md "Roles")', () => {
   it.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => runCase(c));
 });
 
+/** The Tasks the first world's community asset owns, as the auditor finds them: its hand-on and any the table created. */
+async function assetTasks(): Promise<string[]> {
+  const res = await auditor.get(`/fhir/Task?owner=Organization/${worlds.first.asset}&_count=100`);
+  const refs = (res.body as fhir4.Bundle).entry?.map((e) => `Task/${e.resource?.id}`) ?? [];
+  expect(refs).toContain(`Task/${worlds.first.childTask}`);
+  return refs;
+}
+
 const entriesOf = (bundle: fhir4.Bundle) => (bundle.entry ?? []).map((e) => ({
   ref: `${e.resource?.resourceType}/${e.resource?.id}`, mode: e.search?.mode, resource: e.resource as fhir4.Resource,
 }));
@@ -666,11 +675,11 @@ describe('searches leave out what a read would refuse: _include, _revinclude, hi
   });
 
   it('the community asset\'s Task?_include=Task:focus returns its Tasks and no ServiceRequest (its role has no SR rights)', async () => {
-    const { first, second } = worlds;
+    const { second } = worlds;
     const res = await as['community-asset'].get('/fhir/Task?_include=Task:focus');
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     const got = entriesOf(res.body);
-    expect(got.filter((e) => e.mode === 'match').map((e) => e.ref)).toEqual([`Task/${first.childTask}`]);
+    expect(got.filter((e) => e.mode === 'match').map((e) => e.ref)).toEqual(await assetTasks());
     expect(got.filter((e) => e.resource.resourceType === 'ServiceRequest')).toEqual([]);
     expect(got.map((e) => e.ref)).not.toContain(`Task/${second.childTask}`);
   });
@@ -678,7 +687,7 @@ describe('searches leave out what a read would refuse: _include, _revinclude, hi
   it('the community asset\'s Task?_revinclude=Provenance:target returns its Tasks and no Provenance (its role has none)', async () => {
     const res = await as['community-asset'].get('/fhir/Task?_revinclude=Provenance:target');
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    expect(entriesOf(res.body).map((e) => e.ref)).toEqual([`Task/${worlds.first.childTask}`]);
+    expect(entriesOf(res.body).map((e) => e.ref)).toEqual(await assetTasks());
   });
 
   it('the community asset sees only Tasks its organisation owns: not the parent Task it was handed on from', async () => {
@@ -686,7 +695,7 @@ describe('searches leave out what a read would refuse: _include, _revinclude, hi
     expectRefusal(res, 404);
     const found = await as['community-asset'].get(`/fhir/Task?part-of=Task/${worlds.first.task}&_include=Task:part-of`);
     expect(found.status).toBe(200);
-    expect(entriesOf(found.body).map((e) => e.ref)).toEqual([`Task/${worlds.first.childTask}`]);
+    expect(entriesOf(found.body).map((e) => e.ref)).toEqual(await assetTasks());
   });
 
   it('history of another world\'s Task is 404, its versions too; type history lists only the own world', async () => {

@@ -1,12 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nhsNumber } from '../fixtures/gateway.js';
+import { freshReferral, loadExample } from '../fixtures/referrals.js';
 import { startSecureTestGateway, type AuthedClient, type SecureTestGateway } from '../fixtures/secure-gateway.js';
 
-const examples = path.resolve(import.meta.dirname, '../../profiles/examples');
-const load = (file: string) => JSON.parse(fs.readFileSync(path.join(examples, file), 'utf8')) as fhir4.Bundle;
-const expected = (JSON.parse(fs.readFileSync(path.join(examples, 'EXPECTED.json'), 'utf8')) as {
+const load = loadExample;
+const expected = (JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../profiles/examples/EXPECTED.json'), 'utf8')) as {
   examples: { file: string; rule: string; status: number; issueCode: string; bundleExpression: string }[];
 }).examples;
 
@@ -19,17 +18,6 @@ beforeAll(async () => {
   [gp, auditor, lw] = await Promise.all([gw.as('referrer'), gw.as('auditor'), gw.as('linkWorker')]);
 });
 afterAll(async () => { await gw.close(); });
-
-/** The example transaction with a fresh NHS number and referral identifier, so each test stands alone. */
-function freshReferral(seed: number, file = 'Bundle-sp-referral-transaction.json'): { bundle: fhir4.Bundle; nhs: string; identifier: string } {
-  const bundle = load(file);
-  const nhs = nhsNumber(seed);
-  const identifier = `test-${seed}-${Date.now()}`;
-  let text = JSON.stringify(bundle);
-  for (const old of ['9434765919']) text = text.split(old).join(nhs);
-  text = text.split('A81001-2025-referral-transaction').join(identifier);
-  return { bundle: JSON.parse(text) as fhir4.Bundle, nhs, identifier };
-}
 
 const count = async (query: string) => (await auditor.get(`${query}${query.includes('?') ? '&' : '?'}_summary=count`)).body.total as number;
 

@@ -20,7 +20,7 @@ const EXPECTED: Record<Role, Record<string, string>> = {
     ServiceRequest: 'crus', // create referrals; revoke its own (an update)
     Practitioner: 'crus', // silent: a requester may be a Practitioner(Role) of the practice
     PractitionerRole: 'crus', // silent
-    Task: 'rs',
+    Task: 'rus', // u: as the requester, only to mark the Task entered-in-error (issue 5)
     QuestionnaireResponse: 'rs',
     Observation: 'rs',
     Communication: 'rs', // flows back to it
