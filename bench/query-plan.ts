@@ -1,15 +1,18 @@
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
+import { formatInstant } from '../src/fhir/instant.js';
 import { parseSearch } from '../src/fhir/search-params.js';
 import { queryBuilder } from '../src/store/sql/database.js';
 import { searchPageQuery } from '../src/store/sql/search-sql.js';
 import type { SearchQuery } from '../src/store/store.js';
 
 /**
- * Child process, compiled with the servers: the SQL the store runs for the bench's Task search, built
- * exactly as SqlStoreTx.search builds it (parseSearch → searchPageQuery on the SQLite query builder),
- * with SQLite's EXPLAIN QUERY PLAN of it and the time the query alone takes on the seeded database.
- * Usage: query-plan.js <data dir> <owner>…; prints QueryPlans as JSON on stdout.
+ * Child process, compiled with the servers: the SQL the store runs for one of the bench's Task
+ * queries, built exactly as SqlStoreTx.search builds it (parseSearch → searchPageQuery on the SQLite
+ * query builder), with SQLite's EXPLAIN QUERY PLAN of it and the time the query alone takes on the
+ * seeded database. `search` is a service's page of requested Tasks; `poll` the same changed since T,
+ * oldest first, with T spread over the first 80% of the seeded Tasks' lastUpdated range (as the poll
+ * scenario picks it). Usage: query-plan.js <data dir> <search|poll> <owner>…; prints QueryPlans as JSON.
  */
 
 export interface QueryPlan {
@@ -45,13 +48,19 @@ function render(rows: PlanRow[]): string[] {
 
 const RUNS_PER_OWNER = 10;
 
-const [dataDir, ...owners] = process.argv.slice(2);
-if (!dataDir || owners.length === 0) throw new Error('usage: query-plan.js <data dir> <owner ODS code>…');
+const [dataDir, kind, ...owners] = process.argv.slice(2);
+if (!dataDir || (kind !== 'search' && kind !== 'poll') || owners.length === 0) throw new Error('usage: query-plan.js <data dir> <search|poll> <owner ODS code>…');
 const conn = new Sqlite(path.join(dataDir, 'signpost.sqlite'), { fileMustExist: true });
 const db = queryBuilder('sqlite');
 const asOf = Date.now() * 1000; // as the store's clock reads it: after every seeded commit
-const queryFor = (owner: string) =>
-  parseSearch('Task', new URLSearchParams({ owner: `Organization/${owner}`, status: 'requested', _count: '50' }), { lenient: false, baseUrl: '' }).query;
+const range = conn.prepare(`select min(last_updated) as lo, max(last_updated) as hi from resource_version where type = 'Task'`).get() as { lo: number; hi: number };
+let polls = 0;
+/** The poll's T: the n-th of ten points over the first 80% of the Tasks' lastUpdated range. */
+const since = () => formatInstant(Math.floor(range.lo + ((polls++ % 10) / 10) * 0.8 * (range.hi - range.lo)));
+const queryFor = (owner: string) => parseSearch('Task', new URLSearchParams({
+  owner: `Organization/${owner}`, status: 'requested', _count: '50',
+  ...(kind === 'poll' ? { _lastUpdated: `ge${since()}`, _sort: '_lastUpdated' } : {}),
+}), { lenient: false, baseUrl: '' }).query;
 // The gateway's CallerTx adds the access policy's filter: a link worker sees what its organisation was granted.
 const variants: [QueryPlan['server'], (owner: string) => SearchQuery][] = [
   ['core', queryFor],
@@ -79,5 +88,8 @@ const plans = variants.map(([server, build]): QueryPlan => {
   };
 });
 conn.close();
-const result: QueryPlans = { query: 'GET /fhir/Task?owner=Organization/<service>&status=requested&_count=50', plans };
+const result: QueryPlans = {
+  query: `GET /fhir/Task?owner=Organization/<service>&status=requested${kind === 'poll' ? '&_lastUpdated=ge<T>&_sort=_lastUpdated' : ''}&_count=50`,
+  plans,
+};
 process.stdout.write(JSON.stringify(result));

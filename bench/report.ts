@@ -32,6 +32,8 @@ export interface Run {
    */
   readRounds: { core: Figures; gateway: Figures }[];
   queryPlans: QueryPlans;
+  /** Issue 5: the link-worker poll on stores of Tasks alone, one entry per size. */
+  polling: PollRun[];
   /** Seconds of load in each profiled pass. */
   profileSeconds: number;
   profiles: { server: Server; name: string; summary: ProfileSummary }[];
@@ -44,8 +46,21 @@ const MEDPLUM: Record<Key, string> = { read: '0.13×', create: '0.033×', search
 
 export const SERVER_NAME: Record<Server, string> = { core: 'core', gateway: 'gateway' };
 
+/** The poll measured on a store of `tasks` Tasks: its seeding, its SQL and both servers' figures. */
+export interface PollRun {
+  tasks: number;
+  seedSeconds: number;
+  plans: QueryPlans;
+  core: Figures;
+  gateway: Figures;
+}
+
+/** Issue 5's target: a poll's p99 at 8 connections on 100,000 Tasks. */
+const POLL_P99_MS = 10;
+const POLL_TARGET_TASKS = 100_000;
+
 export interface Target {
-  issue: 2 | 3 | 4;
+  issue: 2 | 3 | 4 | 5;
   name: string;
   measured: string;
   /** The same figure for the gateway, where the target is the core's: context, not judged. */
@@ -88,7 +103,7 @@ export function medianRound(rounds: Figures[]): Figures {
   return m;
 }
 
-export function targets(run: Pick<Run, 'rows' | 'baselines' | 'readRounds'>): Target[] {
+export function targets(run: Pick<Run, 'rows' | 'baselines' | 'readRounds' | 'polling'>): Target[] {
   const base = baseline(run);
   const of = (server: Server) => ({
     read: row(run, server, 'read').figures, create: row(run, server, 'create').figures, search: row(run, server, 'search').figures,
@@ -110,6 +125,10 @@ export function targets(run: Pick<Run, 'rows' | 'baselines' | 'readRounds'>): Ta
         pass: intake.rps >= 1000 && intake.p99 < 50,
       };
     })(),
+    ...run.polling.filter((p) => p.tasks === POLL_TARGET_TASKS).map((p) => ({
+      issue: 5 as const, name: `Task poll (owner, status, _lastUpdated, page of 50) p99 < ${POLL_P99_MS} ms at 8 connections, ${n0(p.tasks)} Tasks (gateway)`,
+      measured: `${ms(p.gateway.p99)} ms (${n0(p.gateway.rps)}/s)`, gateway: `core: ${ms(p.core.p99)} ms`, pass: p.gateway.p99 < POLL_P99_MS,
+    })),
     {
       issue: 3, name: 'auth + audit cost on reads: gateway read req/s < 30% below the core\'s',
       measured: `${pct(drop)} drop (median of ${run.readRounds.length} alternating rounds: ${run.readRounds.map((r) => `${n0(r.gateway.rps)}/${n0(r.core.rps)}`).join(', ')} req/s gateway/core); server CPU per read ${ratio(median(run.readRounds.map((r) => r.gateway.serverCpuUs / r.core.serverCpuUs)))} the core's (median of the rounds: ${run.readRounds.map((r) => `${n0(r.gateway.serverCpuUs)}/${n0(r.core.serverCpuUs)}`).join(', ')} µs)`, pass: drop < 0.3,
@@ -181,6 +200,33 @@ function queryPlanSection(run: Run): string {
   ].join('\n');
 }
 
+function pollingSection(run: Run): string {
+  if (run.polling.length === 0) return 'Not measured in this run.\n';
+  const smallest = run.polling[0]!;
+  const rows = run.polling.flatMap((p) => (['core', 'gateway'] as const).map((server) => {
+    const f = p[server];
+    const sql = p.plans.plans.find((x) => x.server === server);
+    return [n0(p.tasks), SERVER_NAME[server], n0(f.rps), ms(f.p50), ms(f.p99), sql ? `${ms(sql.medianMs)} / ${ms(sql.maxMs)}` : '', n0(f.serverCpuUs), `${p.seedSeconds.toFixed(0)} s`];
+  }));
+  const growth = run.polling.slice(1).map((p) => `${n0(p.tasks)} Tasks: p99 ${ratio(p.gateway.p99 / smallest.gateway.p99)} the ${n0(smallest.tasks)}-Task figure on the gateway, ${ratio(p.core.p99 / smallest.core.p99)} on the core; the SQL alone ${ratio((p.plans.plans[1]?.medianMs ?? NaN) / (smallest.plans.plans[1]?.medianMs ?? NaN))} (median)`);
+  const t = targets(run).filter((x) => x.issue === 5);
+  return [
+    `A link-worker platform's poll, \`${smallest.plans.query}\`, by the service's link worker (gateway) or as the core's fixed caller, for a random service and a random T in the first 80% of the seeded writes (so every page is full and comes from anywhere in the store's history), at **8 concurrent connections**, ${run.settings.warmupSeconds} s warm-up and ${run.settings.seconds} s measured. Each store holds Tasks alone (seed.ts \`tasks\`: spread over the ${run.seed.owners} services, 40% \`requested\`, each about a Patient that is not stored), seeded in a data directory of its own through SqliteStore with their grants.`,
+    '',
+    table(['Tasks stored', 'server', 'req/s', 'p50 ms', 'p99 ms', 'SQL alone ms, median / worst', 'server CPU µs/request', 'seeded in'], rows),
+    '',
+    ...(growth.length ? [`How p99 grows: ${growth.join('; ')}.`, ''] : []),
+    table(['target', 'measured', 'result', 'for comparison'], t.map((x) => [x.name, x.measured, x.pass ? 'pass' : '**FAIL**', x.gateway ?? ''])),
+    '',
+    'The poll is driven by the owner\'s reference rows in order of last change (index `sp_reference_recent`, migration 4): a reference row is written with each version, so its `valid_from` is that version\'s lastUpdated, and the index yields an owner\'s Tasks from T on in the order the page needs; the page stops after its first 51 matches whatever the store holds. The plans (gateway: with the access policy\'s grant filter):',
+    '',
+    ...run.polling.flatMap((p) => {
+      const g = p.plans.plans.find((x) => x.server === 'gateway') ?? p.plans.plans[0]!;
+      return [`${n0(p.tasks)} Tasks, ${SERVER_NAME[g.server]}: ${g.rows} rows, ${ms(g.medianMs)} ms median, ${ms(g.maxMs)} ms worst of ${g.runs}`, '', '```sql', g.sql, '```', '', '```', 'EXPLAIN QUERY PLAN', ...g.plan, '```', ''];
+    }),
+  ].join('\n');
+}
+
 function profileSection(p: Run['profiles'][number]): string {
   const list = (items: { name: string; pct: number }[]) => items.map((i) => `${i.pct.toFixed(1)}% \`${i.name}\``).join('<br>');
   return [
@@ -226,6 +272,10 @@ Issue 4, referral intake on the gateway (a transaction of Patient, Consent and S
 
 ${table(['target', 'measured', 'result'], ts.filter((t) => t.issue === 4).map((t) => [t.name, t.measured, verdict(t)]))}
 
+Issue 5, the link-worker poll:
+
+${table(['target', 'measured', 'result', 'for comparison'], ts.filter((t) => t.issue === 5).map((t) => [t.name, t.measured, verdict(t), t.gateway ?? '']))}
+
 ## Durability and its cost
 
 ${durability(run)}
@@ -250,6 +300,9 @@ ${table(['', ''], [
 - Store: seeded with **${n0(run.seed.resources)} resources** (${n0(run.seed.patients)} Patients with NHS numbers, ${n0(run.seed.tasks)} Tasks, ${run.seed.owners + 1} Organizations; each Task is owned by one of the services and has a status, 40% \`requested\`), written through SqliteStore in 2,000-write transactions with the access grants the practice's client would have given them (${run.seed.seconds.toFixed(0)} s). Reads and searches of both servers run on exactly that (core and gateway in turn, scenario by scenario); creates and transactions add to it.
 - Scenarios (the same requests to both servers, but for the bearer token): read = the practice's \`GET /fhir/Patient/<random seeded id>\`; create = the practice's \`POST /fhir/Patient\` (a new NHS number each, which the unique index checks); search = \`GET /fhir/Task?owner=Organization/<service>&status=requested&_count=50\` by that service's link worker, for a random service (a full page of 50, with a next link); transaction = the practice's \`POST /fhir\` Bundle of 5 Patients and 5 Consents that refer to them by \`urn:uuid\` (10 POST entries).
 
+## Task polling (issue 5)
+
+${pollingSection(run)}
 ## Query plan of the Task search
 
 ${queryPlanSection(run)}

@@ -10,8 +10,8 @@ import {
 } from './processes.js';
 import { profileIn, summarise } from './profile.js';
 import type { QueryPlans } from './query-plan.js';
-import { medianRound, readDrop, renderReport, SERVER_NAME, targets, type Key, type Row, type Run, type Server } from './report.js';
-import { anonymous, baseline, bearer, fhirScenarios, type Scenarios } from './scenarios.js';
+import { medianRound, readDrop, renderReport, SERVER_NAME, targets, type Key, type PollRun, type Row, type Run, type Server } from './report.js';
+import { anonymous, baseline, bearer, fhirScenarios, pollScenario, type Scenarios } from './scenarios.js';
 import type { SeedManifest } from './seed.js';
 
 /**
@@ -34,6 +34,10 @@ const PROFILE_SECONDS = 5;
  */
 const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean);
 const REPORT = path.join(ROOT, 'docs', 'PERFORMANCE.md');
+/** Issue 5: the store sizes the poll is measured at (Tasks alone), and its concurrency. */
+const POLL_TASKS = (process.env.BENCH_POLL_TASKS ?? '100000,1000000').split(',').map(Number);
+const POLL_CONNECTIONS = 8;
+const n0 = (x: number) => Math.round(x).toLocaleString('en-GB');
 
 /**
  * Measures one scenario against a server started for it, and stops the server whatever happens.
@@ -55,6 +59,27 @@ async function against(
   return figures;
 }
 
+/**
+ * Issue 5's polling figure on a store of `tasks` Tasks alone (seed.ts tasks): seeded in a data
+ * directory of its own, the poll's query plan and SQL time, then the poll against the core and the
+ * gateway at the polling concurrency.
+ */
+async function measurePolling(work: string, b: Build, tasks: number, gateway: { configFile: string; tokens: Tokens }): Promise<PollRun> {
+  const dataDir = path.join(work, `poll-${tasks}`);
+  const seeding = Date.now();
+  const seed = JSON.parse(await runCompiled(b.seed, [dataDir, String(tasks), 'tasks'])) as SeedManifest;
+  const seedSeconds = (Date.now() - seeding) / 1000;
+  console.log(`seeded ${n0(tasks)} Tasks in ${seedSeconds.toFixed(1)} s`);
+  const plans = JSON.parse(await runCompiled(b.queryPlan, [dataDir, 'poll', ...SERVICES])) as QueryPlans;
+  for (const p of plans.plans) console.log(`poll SQL alone (${p.server}): ${p.medianMs.toFixed(2)} ms median, ${p.maxMs.toFixed(2)} ms worst of ${p.runs}`);
+  const settings = { ...SETTINGS, connections: POLL_CONNECTIONS };
+  const o = { dataDir, sync: 'full' as const };
+  const core = await against(startCoreProcess({ ...o, main: b.coreMain }), pollScenario(seed, anonymous), settings);
+  const gw = await against(startGatewayProcess({ ...o, main: b.gatewayMain, configFile: gateway.configFile }),
+    pollScenario(seed, bearer(gateway.tokens)), settings, (url) => gateway.tokens.refresh(url));
+  return { tasks, seedSeconds, plans, core, gateway: gw };
+}
+
 function print(server: string, name: string, sync: string, f: Figures, base?: Figures): void {
   const vs = base ? `  ${(f.rps / base.rps).toFixed(2)}× express` : '';
   console.log(`${server.padEnd(13)} ${name.padEnd(26)} ${sync.padEnd(7)} ${Math.round(f.rps).toString().padStart(7)} req/s  p50 ${f.p50.toFixed(2).padStart(7)} ms  p99 ${f.p99.toFixed(2).padStart(7)} ms  cpu ${f.serverCpuUs.toFixed(0).padStart(4)} µs/req  others ${f.othersPct.toFixed(0).padStart(3)}% of a core${vs}`);
@@ -72,7 +97,7 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
   console.log(`seeded ${RESOURCES} resources in ${seedSeconds.toFixed(1)} s`);
   const machine = describeMachine(dataDir, commit);
   // Before any server writes: the plan and the cost of the search on exactly the seeded store.
-  const queryPlans = JSON.parse(await runCompiled(b.queryPlan, [dataDir, ...SERVICES])) as QueryPlans;
+  const queryPlans = JSON.parse(await runCompiled(b.queryPlan, [dataDir, 'search', ...SERVICES])) as QueryPlans;
   for (const p of queryPlans.plans) console.log(`Task search SQL alone (${p.server}): ${p.medianMs.toFixed(2)} ms median, ${p.maxMs.toFixed(2)} ms worst of ${p.runs}`);
 
   const configFile = path.join(work, 'config.json');
@@ -118,6 +143,14 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
     rows.push({ server, key, name: scenario.name, sync, figures });
     print(SERVER_NAME[server], scenario.name, sync, figures, before);
   }
+  const polling: PollRun[] = [];
+  if (!ONLY || ONLY.includes('poll')) {
+    for (const tasks of POLL_TASKS) {
+      const run = await measurePolling(work, b, tasks, { configFile, tokens });
+      polling.push(run);
+      for (const server of ['core', 'gateway'] as const) print(SERVER_NAME[server], `poll, ${n0(tasks)} Tasks`, 'full', run[server], before);
+    }
+  }
   // Measured again at the end: the ratios use the faster of the two, so a busy moment cannot flatter them.
   const after = await against(startBaselineProcess(), baseline(), SETTINGS);
   print('bare express', 'GET /ping/:id (again)', '', after);
@@ -141,7 +174,7 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
   }
 
   const run: Run = {
-    machine, settings: SETTINGS, baselines: [before, after], rows, readRounds, queryPlans, profileSeconds: PROFILE_SECONDS, profiles,
+    machine, settings: SETTINGS, baselines: [before, after], rows, readRounds, queryPlans, polling, profileSeconds: PROFILE_SECONDS, profiles,
     seed: {
       resources: RESOURCES, patients: seed.patients.length, tasks: RESOURCES - seed.patients.length - SERVICES.length - 1,
       owners: SERVICES.length, seconds: seedSeconds,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { formatInstant } from '../src/fhir/instant.js';
 import { linkWorker, REFERRER, SERVICES, type Tokens } from './clients.js';
 import { patient, patientsWithConsents, referral, type NhsNumbers } from './fixtures.js';
 import type { Scenario } from './load.js';
@@ -69,4 +70,25 @@ export function fhirScenarios(seed: SeedManifest, nhs: NhsNumbers, as: Credentia
     check: (body) => (entries(body) === 3 ? undefined : `answered ${entries(body)} entries, not 3`),
   };
   return { read, create, search, transaction, intake };
+}
+
+/**
+ * A link-worker platform's poll (DESIGN.md "Link-worker workflow"): a service's requested Tasks
+ * changed since T, oldest first, a page of 50. T is a random instant in the first 80% of the seeded
+ * writes, so every poll has a full page and the page may come from anywhere in the store's history.
+ */
+export function pollScenario(seed: SeedManifest, as: Credentials): Scenario {
+  const { from, to } = seed.written;
+  return {
+    name: `poll Task changes, page of ${SEARCH_PAGE}`, method: 'GET', expect: 200,
+    next: () => {
+      const owner = pick(SERVICES);
+      const since = formatInstant(Math.floor(from + Math.random() * 0.8 * (to - from)));
+      return {
+        path: `/fhir/Task?owner=Organization/${owner}&status=requested&_lastUpdated=ge${since}&_sort=_lastUpdated&_count=${SEARCH_PAGE}`,
+        headers: as(linkWorker(owner)),
+      };
+    },
+    check: (body) => (entries(body) === SEARCH_PAGE ? undefined : `returned ${entries(body)} entries, not a full page of ${SEARCH_PAGE}`),
+  };
 }

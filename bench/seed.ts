@@ -11,7 +11,9 @@ import { NhsNumbers, patient, task } from './fixtures.js';
  * Child process: fills a data directory with `total` resources through the store itself (same
  * versioning, indexes and access grants as if the practice's client had written them), in large
  * transactions so that seeding takes seconds rather than the minutes 100,000 HTTP requests would.
- * Usage: seed.ts <data dir> <total>; prints the SeedManifest as JSON on stdout.
+ * Usage: seed.ts <data dir> <total> [mixed|tasks]; prints the SeedManifest as JSON on stdout. `mixed`
+ * (the default) is half Patients, half Tasks; `tasks` is Tasks alone, for the polling scenario, each
+ * about a Patient that is not stored (polling reads Tasks only).
  */
 
 export interface SeedManifest {
@@ -19,12 +21,14 @@ export interface SeedManifest {
   patients: string[];
   /** NHS numbers 0..nhsUsed-1 are taken; later writes continue from here. */
   nhsUsed: number;
+  /** The store's clock (µs) just before and just after the seeded writes: their lastUpdated lie between. */
+  written: { from: number; to: number };
 }
 
 /** Writes per store transaction: big enough that commits are rare, small enough to keep memory flat. */
 const PER_TRANSACTION = 2_000;
 
-async function seed(dataDir: string, total: number): Promise<SeedManifest> {
+async function seed(dataDir: string, total: number, kind: 'mixed' | 'tasks'): Promise<SeedManifest> {
   // Durability does not matter while filling a scratch directory; the gateway reopens it with its own setting.
   const store = await SqliteStore.open({
     file: path.join(dataDir, 'signpost.sqlite'), // the file startGateway opens in SIGNPOST_DATA_DIR
@@ -33,9 +37,14 @@ async function seed(dataDir: string, total: number): Promise<SeedManifest> {
   });
   // The configured organisations first, exactly as the gateway materialises them, so it finds them unchanged.
   const resources: (fhir4.Resource & { id: string })[] = ORGANIZATIONS.map(organizationResource);
-  const pairs = Math.floor((total - resources.length) / 2);
   const nhs = new NhsNumbers();
   const patients: string[] = [];
+  if (kind === 'tasks') {
+    for (let i = 0; resources.length < total; i++) {
+      resources.push({ ...task(i, SERVICES[i % SERVICES.length]!, `Patient/${randomUUID()}`), id: randomUUID() });
+    }
+  }
+  const pairs = kind === 'tasks' ? 0 : Math.floor((total - resources.length) / 2);
   for (let i = 0; i < pairs; i++) {
     const id = randomUUID();
     patients.push(id);
@@ -43,17 +52,19 @@ async function seed(dataDir: string, total: number): Promise<SeedManifest> {
     resources.push({ ...task(i, SERVICES[i % SERVICES.length]!, `Patient/${id}`), id: randomUUID() });
   }
   // Odd totals: one more Patient, so the store holds exactly `total` resources.
-  if (resources.length < total) {
+  if (kind === 'mixed' && resources.length < total) {
     const id = randomUUID();
     patients.push(id);
     resources.push({ ...patient(nhs.take(), pairs), id });
   }
+  const from = await store.transaction(async (tx) => tx.now());
   for (let i = 0; i < resources.length; i += PER_TRANSACTION) {
     const chunk = resources.slice(i, i + PER_TRANSACTION);
     await store.transaction(async (tx) => {
       for (const r of chunk) await applyGrants(tx, await tx.write(r, { method: 'POST', expectVersion: 0 }), PRACTICE, '');
     });
   }
+  const to = await store.transaction(async (tx) => tx.now());
   // close() waits for the store's checkpoint worker to exit, and that worker is unref'd: with nothing
   // else pending, this script's top-level await would end the process first (exit 13). Hold it open.
   const hold = setInterval(() => undefined, 1000);
@@ -62,9 +73,9 @@ async function seed(dataDir: string, total: number): Promise<SeedManifest> {
   } finally {
     clearInterval(hold);
   }
-  return { patients, nhsUsed: patients.length };
+  return { patients, nhsUsed: patients.length, written: { from, to } };
 }
 
-const [dataDir, total] = process.argv.slice(2);
-if (!dataDir || !total) throw new Error('usage: seed.ts <data dir> <total resources>');
-process.stdout.write(JSON.stringify(await seed(dataDir, Number(total))));
+const [dataDir, total, kind = 'mixed'] = process.argv.slice(2);
+if (!dataDir || !total || (kind !== 'mixed' && kind !== 'tasks')) throw new Error('usage: seed.ts <data dir> <total resources> [mixed|tasks]');
+process.stdout.write(JSON.stringify(await seed(dataDir, Number(total), kind)));

@@ -80,14 +80,20 @@ describe('paging under concurrent writes', () => {
   });
 
   // DESIGN.md: paging is "stable under concurrent writes: no item skipped or repeated" — updates are writes too.
+  // By identifier, a token drives the query; by owner, the reference rows in order of last change do
+  // (the poll's plan, search-sql.ts recentRids): each must read the snapshot the first page fixed.
   it.each([
-    ['_sort=_lastUpdated', '_lastUpdated'],
-    ['_sort=-_lastUpdated', '-_lastUpdated'],
-  ])('in %s shows each existing Task exactly once while Tasks are updated between pages', async (_order, sort) => {
+    ['_sort=_lastUpdated', '_lastUpdated', 'identifier'],
+    ['_sort=-_lastUpdated', '-_lastUpdated', 'identifier'],
+    ['_sort=_lastUpdated', '_lastUpdated', 'owner'],
+    ['_sort=-_lastUpdated', '-_lastUpdated', 'owner'],
+  ])('in %s by %s shows each existing Task exactly once while Tasks are updated between pages', async (_order, sort, by) => {
     const m = marker();
-    const existing = await createMany(api, Array.from({ length: 60 }, () => markedTask(m)));
+    const owner = `Organization/${m}`;
+    const existing = await createMany(api, Array.from({ length: 60 }, () => markedTask(m, { owner: { reference: owner } })));
     const seen: string[] = [];
-    let url: string | undefined = `/fhir/Task?${qs({ identifier: taskKey(m), _count: '20', _sort: sort })}`;
+    const filter: Record<string, string> = by === 'owner' ? { owner } : { identifier: taskKey(m) };
+    let url: string | undefined = `/fhir/Task?${qs({ ...filter, _count: '20', _sort: sort })}`;
     let i = 0;
     while (url) {
       const page = await api.get(url);

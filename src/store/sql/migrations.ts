@@ -131,6 +131,14 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
       sql`drop table audit_entity`,
     ].map((q) => ({ compile: () => q.compile(db) })),
   },
+  {
+    version: 4,
+    // Polling: "what changed for this owner since T, oldest first" (Task?owner=…&_lastUpdated=ge<T>
+    // &_sort=_lastUpdated). A reference row is written with each version, so its valid_from is that
+    // version's lastUpdated: in this order the index yields an owner's resources by last change, from
+    // T on, and a page stops after its first matches however many the owner has.
+    up: (db) => [db.schema.createIndex('sp_reference_recent').on('sp_reference').columns(['param', 'target', 'valid_from', 'rid', 'valid_to'])],
+  },
 ];
 
 /*

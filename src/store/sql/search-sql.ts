@@ -101,21 +101,51 @@ function drivingRids(db: Kysely<Database>, type: string, f: Filter, asOf: Micros
   return single ? rids : rids.distinct();
 }
 
-type Rows = SelectQueryBuilder<Database & { v: Database['resource_version']; d: { rid: number } }, 'v' | 'd', object>;
+type Rows = SelectQueryBuilder<Database & { v: Database['resource_version']; d: { rid: number; valid_from: number } }, 'v' | 'd', object>;
+
+/** The matching rows, and the columns that carry their order: rid (default order) and last change. */
+interface Matches {
+  rows: Rows;
+  rid: 'd.rid' | 'v.rid';
+  updated: 'd.valid_from' | 'v.last_updated';
+}
+
+/**
+ * Rows of one reference value in order of last change (index sp_reference_recent, migration 4): a
+ * reference row is written with each version, so the row current at `asOf` starts at that version's
+ * lastUpdated. `_lastUpdated` bounds become a range of that index.
+ */
+function recentRids(db: Kysely<Database>, type: string, f: Extract<Filter, { kind: 'reference' }>, updated: Filter[], asOf: Micros) {
+  let rids = db.selectFrom('sp_reference').select(['rid', 'valid_from'])
+    .where('param', '=', `${type}.${f.param}`).where('target', '=', f.targets[0]!)
+    .where('valid_from', '<=', asOf).where('valid_to', '>', asOf);
+  for (const u of updated) {
+    if (u.kind === 'lastUpdated') rids = rids.where((eb) => dateCondition(eb, 'valid_from', 'valid_from', u.prefix, u.range));
+  }
+  return rids;
+}
 
 /**
  * The versions of one type current at `asOf` that match every filter. The most selective filter
  * drives: its index rows are the outer loop (a CROSS JOIN keeps SQLite from reordering it) and come in
  * rid order, so a default-ordered page stops after its first matches; every other filter is a
- * correlated EXISTS probe that seeks its (param, value, rid) index. Returns the rows and the column
- * that carries the rid order.
+ * correlated EXISTS probe that seeks its (param, value, rid) index. A search by last change driven by
+ * one reference (a poll: an owner's Tasks changed since T) reads that reference's rows in order of last
+ * change instead, so its page stops early too.
  */
-function filtered(db: Kysely<Database>, q: SearchQuery, asOf: Micros): { rows: Rows; rid: 'd.rid' | 'v.rid' } {
+function filtered(db: Kysely<Database>, q: SearchQuery, asOf: Micros): Matches {
   const indexed = q.filters.filter((f) => f.kind !== 'lastUpdated' && !negated(f)).sort((a, b) => selectivity(a) - selectivity(b));
   const driver = indexed[0];
-  let rows = (driver
-    ? db.selectFrom(drivingRids(db, q.type, driver, asOf).as('d')).crossJoin('resource_version as v').whereRef('v.rid', '=', 'd.rid')
-    : db.selectFrom('resource_version as v')) as unknown as Rows;
+  const byChange = q.sort !== 'default' && driver?.kind === 'reference' && driver.targets.length === 1 ? driver : undefined;
+  let rows: Rows;
+  if (byChange) {
+    rows = db.selectFrom(recentRids(db, q.type, byChange, q.filters, asOf).as('d')).crossJoin('resource_version as v')
+      .whereRef('v.rid', '=', 'd.rid').whereRef('v.last_updated', '=', 'd.valid_from') as unknown as Rows;
+  } else {
+    rows = (driver
+      ? db.selectFrom(drivingRids(db, q.type, driver, asOf).as('d')).crossJoin('resource_version as v').whereRef('v.rid', '=', 'd.rid')
+      : db.selectFrom('resource_version as v')) as unknown as Rows;
+  }
   // Unary plus keeps the planner off the (type, last_updated) index for this bound, which nearly every
   // row meets.
   rows = rows.where('v.type', '=', q.type)
@@ -123,7 +153,7 @@ function filtered(db: Kysely<Database>, q: SearchQuery, asOf: Micros): { rows: R
   for (const f of q.filters) {
     if (f === driver) continue;
     if (f.kind === 'lastUpdated') {
-      rows = rows.where((eb) => dateCondition(eb, 'v.last_updated', 'v.last_updated', f.prefix, f.range));
+      if (!byChange) rows = rows.where((eb) => dateCondition(eb, 'v.last_updated', 'v.last_updated', f.prefix, f.range));
       continue;
     }
     // A negated filter probes for the rows it excludes (:missing=true excludes those with a value).
@@ -131,27 +161,27 @@ function filtered(db: Kysely<Database>, q: SearchQuery, asOf: Micros): { rows: R
     const correlated = probe.where(sql.ref('rid'), '=', sql.ref('v.rid'));
     rows = rows.where((eb) => (negated(f) ? eb.not(eb.exists(correlated)) : eb.exists(correlated)));
   }
-  return { rows, rid: driver ? 'd.rid' : 'v.rid' };
+  return { rows, rid: driver ? 'd.rid' : 'v.rid', updated: byChange ? 'd.valid_from' : 'v.last_updated' };
 }
 
 /** One page of matches in a stable keyset order: (sort key, rid) strictly after the cursor. */
 export function searchPageQuery(db: Kysely<Database>, q: SearchQuery, asOf: Micros) {
   const desc = q.sort === '-_lastUpdated';
   const byRid = q.sort === 'default';
-  const { rows, rid } = filtered(db, q, asOf);
+  const { rows, rid, updated } = filtered(db, q, asOf);
   let query = rows.select(['v.rid', 'v.id', 'v.version', 'v.last_updated', 'v.method', 'v.json']);
   const after = q.after;
   if (after) {
     query = byRid
       ? query.where(rid, '>', after.rid)
       : query.where((eb) => eb.or([
-        eb('v.last_updated', desc ? '<' : '>', after.key),
-        eb.and([eb('v.last_updated', '=', after.key), eb('v.rid', desc ? '<' : '>', after.rid)]),
+        eb(updated, desc ? '<' : '>', after.key),
+        eb.and([eb(updated, '=', after.key), eb(rid, desc ? '<' : '>', after.rid)]),
       ]));
   }
   query = byRid
     ? query.orderBy(rid)
-    : query.orderBy('v.last_updated', desc ? 'desc' : 'asc').orderBy('v.rid', desc ? 'desc' : 'asc');
+    : query.orderBy(updated, desc ? 'desc' : 'asc').orderBy(rid, desc ? 'desc' : 'asc');
   return query.limit(q.count + 1).compile();
 }
 
