@@ -4,6 +4,7 @@ import { formatInstant } from '../src/fhir/instant.js';
 import { parseSearch } from '../src/fhir/search-params.js';
 import { queryBuilder } from '../src/store/sql/database.js';
 import { searchPageQuery } from '../src/store/sql/search-sql.js';
+import { READ_PATH_PRAGMAS } from '../src/store/sqlite/sqlite-store.js';
 import type { SearchQuery } from '../src/store/store.js';
 
 /**
@@ -51,6 +52,7 @@ const RUNS_PER_OWNER = 10;
 const [dataDir, kind, ...owners] = process.argv.slice(2);
 if (!dataDir || (kind !== 'search' && kind !== 'poll') || owners.length === 0) throw new Error('usage: query-plan.js <data dir> <search|poll> <owner ODS code>…');
 const conn = new Sqlite(path.join(dataDir, 'signpost.sqlite'), { fileMustExist: true });
+for (const p of READ_PATH_PRAGMAS) conn.pragma(p);
 const db = queryBuilder('sqlite');
 const asOf = Date.now() * 1000; // as the store's clock reads it: after every seeded commit
 const range = conn.prepare(`select min(last_updated) as lo, max(last_updated) as hi from resource_version where type = 'Task'`).get() as { lo: number; hi: number };

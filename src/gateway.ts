@@ -63,6 +63,7 @@ export async function buildApp(parts: AppParts): Promise<Express> {
     issuer: baseUrl,
   });
   const profilesDir = path.join(packageRoot(), 'profiles');
+  // One set of rules per type: intake's are Patient, Consent and ServiceRequest; the workflow's, Task.
   const rules = {
     ...intakeRules({ deployment, reasons: loadReferralReasons(profilesDir) }),
     ...workflowRules({ deployment, statusReasons: loadTaskStatusReasons(profilesDir) }),

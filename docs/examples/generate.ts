@@ -382,8 +382,8 @@ async function scenarios(secret: (id: string) => string, otherSecret: string, pr
 
   // ------------------------------------------------------------ feedback by pull
   const since = body<fhir4.Bundle>(await call('fb-task-before', 'GET', `/fhir/Task?based-on=ServiceRequest/${srBId}`, { token: gp })).entry![0]!.resource!.meta!.lastUpdated!;
-  // The link worker accepts the Task and writes a message back (their workflow is a later issue; the
-  // demo link-worker client does it here so that the GP has something to read).
+  // The demo link-worker client accepts the Task (INTEGRATION.md §2) and writes a message back, so that
+  // the GP has something to read.
   const lwTask = body<fhir4.Bundle>(await call('lw-task', 'GET', `/fhir/Task?based-on=ServiceRequest/${srBId}`, { token: lw })).entry![0]!.resource as fhir4.Task;
   const { meta: taskMeta, ...taskBody } = lwTask;
   await call('lw-accept', 'PUT', `/fhir/Task/${lwTask.id}`, { token: lw, headers: { 'If-Match': `W/"${taskMeta!.versionId}"` }, body: { ...taskBody, status: 'accepted', businessStatus: { text: 'Link worker assigned' } } });
