@@ -15,6 +15,17 @@ type RidQuery = SelectQueryBuilder<Database, any, { rid: number }>;
 export function dateCondition<E extends ExpressionBuilder<any, any>>(
   eb: E, lo: string, hi: string, prefix: DatePrefix, p: MicroRange,
 ): Cond {
+  // A stored instant (lastUpdated, recorded) is a point: each prefix is then one bound, which an index
+  // range can use (`ge` as "after p or within p" would leave SQLite scanning from the start).
+  if (lo === hi) {
+    switch (prefix) {
+      case 'ge': return eb(eb.ref(lo), '>=', p.lo);
+      case 'le': return eb(eb.ref(lo), '<=', p.hi);
+      case 'gt': case 'sa': return eb(eb.ref(lo), '>', p.hi);
+      case 'lt': case 'eb': return eb(eb.ref(lo), '<', p.lo);
+      default: break;
+    }
+  }
   const within = eb.and([eb(eb.ref(lo), '>=', p.lo), eb(eb.ref(hi), '<=', p.hi)]);
   switch (prefix) {
     case 'eq': return within;
@@ -157,8 +168,10 @@ function filtered(db: Kysely<Database>, q: SearchQuery, asOf: Micros): Matches {
       continue;
     }
     // A negated filter probes for the rows it excludes (:missing=true excludes those with a value).
+    // Correlated with the driver's rid where there is one, so SQLite probes each candidate before
+    // it fetches the candidate's version row, and fetches only the rows that match.
     const probe = matchingRids(db, q.type, f.kind === 'token' ? { ...f, not: false } : f, asOf)!;
-    const correlated = probe.where(sql.ref('rid'), '=', sql.ref('v.rid'));
+    const correlated = probe.where(sql.ref('rid'), '=', sql.ref(driver ? 'd.rid' : 'v.rid'));
     rows = rows.where((eb) => (negated(f) ? eb.not(eb.exists(correlated)) : eb.exists(correlated)));
   }
   return { rows, rid: driver ? 'd.rid' : 'v.rid', updated: byChange ? 'd.valid_from' : 'v.last_updated' };
