@@ -160,7 +160,8 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
   // Profiles give shares of the server's own time, which a busy neighbour hardly skews: no waiting.
   const profiles: Run['profiles'] = [];
   for (const server of ['core', 'gateway'] as const) {
-    for (const key of (ONLY as Key[] | undefined) ?? ['read', 'search', 'create', 'transaction'] as const) {
+    const keys = ONLY ? ONLY.filter((k): k is Key => k in scenarios[server]) : ['read', 'search', 'create', 'transaction'] as const;
+    for (const key of keys) {
       if (server === 'core' && key === 'intake') continue; // referral intake is the gateway's alone
       const dir = fs.mkdtempSync(path.join(work, 'profile-'));
       const scenario: Scenario = scenarios[server][key];
