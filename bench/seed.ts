@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import Sqlite from 'better-sqlite3';
 import { applyGrants } from '../src/auth/grants.js';
 import { organizationResource } from '../src/config/organizations.js';
 import { indexEntries } from '../src/fhir/index-values.js';
@@ -27,11 +28,14 @@ export interface SeedManifest {
 
 /** Writes per store transaction: big enough that commits are rare, small enough to keep memory flat. */
 const PER_TRANSACTION = 2_000;
+/** Transactions between two blocking checkpoints (see seed()). */
+const CHECKPOINT_EVERY = 10;
 
 async function seed(dataDir: string, total: number, kind: 'mixed' | 'tasks'): Promise<SeedManifest> {
   // Durability does not matter while filling a scratch directory; the gateway reopens it with its own setting.
+  const file = path.join(dataDir, 'signpost.sqlite'); // the file the gateway opens in SIGNPOST_DATA_DIR
   const store = await SqliteStore.open({
-    file: path.join(dataDir, 'signpost.sqlite'), // the file startGateway opens in SIGNPOST_DATA_DIR
+    file,
     indexer: (r) => indexEntries(r, ''),
     synchronous: 'normal',
   });
@@ -58,12 +62,20 @@ async function seed(dataDir: string, total: number, kind: 'mixed' | 'tasks'): Pr
     resources.push({ ...patient(nhs.take(), pairs), id });
   }
   const from = await store.transaction(async (tx) => tx.now());
+  // The store's background checkpoints never block its writer, so under back-to-back transactions
+  // like these they never catch up and the WAL grows by gigabytes (seen at a million Tasks), slowing
+  // every write. Between this script's transactions nothing else writes: a blocking checkpoint there
+  // every few transactions keeps the WAL small.
+  const checkpoints = new Sqlite(file);
+  checkpoints.pragma('busy_timeout = 10000');
   for (let i = 0; i < resources.length; i += PER_TRANSACTION) {
     const chunk = resources.slice(i, i + PER_TRANSACTION);
     await store.transaction(async (tx) => {
       for (const r of chunk) await applyGrants(tx, await tx.write(r, { method: 'POST', expectVersion: 0 }), PRACTICE, '');
     });
+    if ((i / PER_TRANSACTION) % CHECKPOINT_EVERY === CHECKPOINT_EVERY - 1) checkpoints.pragma('wal_checkpoint(TRUNCATE)');
   }
+  checkpoints.close();
   const to = await store.transaction(async (tx) => tx.now());
   // close() waits for the store's checkpoint worker to exit, and that worker is unref'd: with nothing
   // else pending, this script's top-level await would end the process first (exit 13). Hold it open.
