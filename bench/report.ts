@@ -68,7 +68,7 @@ export interface Target {
   pass: boolean;
 }
 
-const n0 = (x: number) => Math.round(x).toLocaleString('en-GB');
+export const n0 = (x: number) => Math.round(x).toLocaleString('en-GB');
 const ms = (x: number) => x.toFixed(2);
 const ratio = (x: number) => `${x.toFixed(2)}×`;
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;

@@ -10,7 +10,7 @@ import {
 } from './processes.js';
 import { profileIn, summarise } from './profile.js';
 import type { QueryPlans } from './query-plan.js';
-import { medianRound, readDrop, renderReport, SERVER_NAME, targets, type Key, type PollRun, type Row, type Run, type Server } from './report.js';
+import { medianRound, n0, readDrop, renderReport, SERVER_NAME, targets, type Key, type PollRun, type Row, type Run, type Server } from './report.js';
 import { anonymous, baseline, bearer, fhirScenarios, pollScenario, type Scenarios } from './scenarios.js';
 import type { SeedManifest } from './seed.js';
 
@@ -37,7 +37,6 @@ const REPORT = path.join(ROOT, 'docs', 'PERFORMANCE.md');
 /** Issue 5: the store sizes the poll is measured at (Tasks alone), and its concurrency. */
 const POLL_TASKS = (process.env.BENCH_POLL_TASKS ?? '100000,1000000').split(',').map(Number);
 const POLL_CONNECTIONS = 8;
-const n0 = (x: number) => Math.round(x).toLocaleString('en-GB');
 
 /**
  * Measures one scenario against a server started for it, and stops the server whatever happens.

@@ -111,7 +111,7 @@ export class CallerTx implements StoreTx {
       if (adopted) return adopted;
       throw e;
     }
-    await rules?.after?.(stored, this.caller, this, (r, o = { method: 'POST', expectVersion: 0 }) => this.recordedWrite(r, o));
+    await rules?.after?.(stored, this.caller, this, (r, o = { method: 'POST', expectVersion: 0 }) => this.recordedWrite(r, o), exists);
     return this.present(stored);
   }
 

@@ -27,8 +27,12 @@ export interface WriteRules {
    * Runs after the write, in the same transaction. `serverWrite` writes what the server does in
    * consequence (a referral's Task, cancelling it), on the caller's behalf: granted and with Provenance
    * as any write, but without the caller's type rights (a practice may not write Tasks itself).
+   * `previous` is the version the write replaced (undefined for a create).
    */
-  after?(stored: Stored, caller: Caller, tx: StoreTx, serverWrite: (r: fhir4.Resource & { id: string }, options?: WriteOptions) => Promise<Stored>): Promise<void>;
+  after?(
+    stored: Stored, caller: Caller, tx: StoreTx, serverWrite: (r: fhir4.Resource & { id: string }, options?: WriteOptions) => Promise<Stored>,
+    previous: Stored | undefined,
+  ): Promise<void>;
 }
 
 export type WriteRulesByType = Readonly<Record<string, WriteRules>>;

@@ -6,6 +6,7 @@ import { canonicalJson } from '../fhir/canonical-json.js';
 import { FhirError } from '../fhir/errors.js';
 import type { Caller } from '../fhir/interaction.js';
 import type { Stored, StoreTx } from '../store/store.js';
+import { closeTask } from '../workflow/task-rules.js';
 import { isOpen } from '../workflow/task-states.js';
 import { isValidNhsNumber, NHS_NUMBER_SYSTEM } from './nhs-number.js';
 import { referralShapeIssues } from './referral-rules.js';
@@ -130,14 +131,11 @@ function checkReferralChange(next: fhir4.ServiceRequest, current: Stored): void 
 async function closeTasks(sr: Stored, status: 'revoked' | 'entered-in-error', tx: StoreTx, serverWrite: Parameters<NonNullable<WriteRules['after']>>[3]): Promise<void> {
   const page = await tx.search({ type: 'Task', sort: 'default', count: 1000, filters: [{ kind: 'reference', param: 'focus', targets: [`ServiceRequest/${sr.id}`] }] });
   for (const t of page.matches) {
-    const task = t.resource as fhir4.Task & { id: string };
+    const task = t.resource as fhir4.Task;
     const untouched = status === 'revoked' ? !isOpen(task.status) : task.status === 'entered-in-error';
     if (untouched) continue;
-    const next: fhir4.Task & { id: string } = status === 'revoked'
-      ? { ...task, status: 'cancelled', statusReason: { coding: [CANCELLED_BY_REFERRER], text: 'The referrer revoked the referral' } }
-      : { ...task, status: 'entered-in-error' };
-    delete (next as { meta?: unknown }).meta;
-    await serverWrite(next, { method: 'PUT', expectVersion: t.version });
+    if (status === 'revoked') await closeTask(t, 'cancelled', serverWrite, { coding: [CANCELLED_BY_REFERRER], text: 'The referrer revoked the referral' });
+    else await closeTask(t, 'entered-in-error', serverWrite);
   }
 }
 

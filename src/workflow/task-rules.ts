@@ -145,11 +145,10 @@ export function workflowRules(cfg: WorkflowConfig): WriteRulesByType {
       if (caller.organization === await organisationOf(was.requester, tx, '')) return requesterChange(next, was);
       throw new FhirError(403, 'forbidden', `Only the Task's owner (${owner ?? 'none'}) changes it, or its requester to mark it entered-in-error`, 'Task');
     },
-    async after(stored, _caller, tx, serverWrite) {
-      if (stored.version === 1) return;
-      const was = (await tx.vread('Task', stored.id, stored.version - 1))?.resource as Task | undefined;
+    async after(stored, _caller, tx, serverWrite, previous) {
+      if (!previous) return;
+      const was = previous.resource as Task;
       const now = stored.resource as Task;
-      if (!was) return;
       if (target(was.owner) !== target(now.owner)) await openToNewOwner(stored, now, tx);
       if (was.status !== now.status && !now.partOf?.length) await followTask(now, tx, serverWrite);
     },
@@ -199,14 +198,19 @@ async function followTask(task: Task, tx: StoreTx, serverWrite: ServerWrite): Pr
   }
   if (task.status === 'completed' || isOpen(task.status)) return;
   for (const child of await handOns(task, tx)) {
-    const t = child.resource as Task;
-    if (!isOpen(t.status)) continue;
-    const { meta: _meta, ...rest } = t;
-    const next: Task = task.status === 'entered-in-error'
-      ? { ...rest, status: 'entered-in-error' }
-      : { ...rest, status: 'cancelled', statusReason: { coding: [REFERRAL_CLOSED], text: `The referral's Task was ${task.status}` } };
-    await serverWrite(next, { method: 'PUT', expectVersion: child.version });
+    if (!isOpen((child.resource as Task).status)) continue;
+    if (task.status === 'entered-in-error') await closeTask(child, 'entered-in-error', serverWrite);
+    else await closeTask(child, 'cancelled', serverWrite, { coding: [REFERRAL_CLOSED], text: `The referral's Task was ${task.status}` });
   }
+}
+
+/**
+ * The server ends a Task on a client's behalf (a closed referral, a closed parent): a new version with
+ * the status and reason, naming the version it replaces.
+ */
+export async function closeTask(t: Stored, status: 'cancelled' | 'entered-in-error', serverWrite: ServerWrite, statusReason?: fhir4.CodeableConcept): Promise<void> {
+  const { meta: _meta, ...rest } = t.resource as Task;
+  await serverWrite({ ...rest, status, ...(statusReason ? { statusReason } : {}) } as Task, { method: 'PUT', expectVersion: t.version });
 }
 
 async function handOns(task: Task, tx: StoreTx): Promise<Stored[]> {
