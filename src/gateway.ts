@@ -20,6 +20,8 @@ import { indexEntries } from './fhir/index-values.js';
 import { intakeRules } from './referral/intake.js';
 import { loadTaskStatusReasons } from './workflow/status-reasons.js';
 import { workflowRules } from './workflow/task-rules.js';
+import { outcomeRules, taskOutcomes } from './outcomes/outcome-rules.js';
+import { Questionnaires } from './outcomes/questionnaires.js';
 import { processMessageOperation } from './referral/process-message.js';
 import { loadReferralReasons } from './referral/reasons.js';
 import { createApp } from './http/app.js';
@@ -63,10 +65,14 @@ export async function buildApp(parts: AppParts): Promise<Express> {
     issuer: baseUrl,
   });
   const profilesDir = path.join(packageRoot(), 'profiles');
-  // One set of rules per type: intake's are Patient, Consent and ServiceRequest; the workflow's, Task.
+  const questionnaires = Questionnaires.load(profilesDir);
+  await questionnaires.materialise(store);
+  // One set of rules per type: intake's are Patient, Consent and ServiceRequest; the workflow's, Task;
+  // the outcomes', QuestionnaireResponse.
   const rules = {
     ...intakeRules({ deployment, reasons: loadReferralReasons(profilesDir) }),
-    ...workflowRules({ deployment, statusReasons: loadTaskStatusReasons(profilesDir) }),
+    ...workflowRules({ deployment, statusReasons: loadTaskStatusReasons(profilesDir), outcomes: taskOutcomes }),
+    ...outcomeRules(questionnaires),
   };
   const context = {
     get baseUrl() { return baseUrl(); },

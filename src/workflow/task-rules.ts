@@ -8,14 +8,23 @@ import type { Stored, StoreTx, WriteOptions } from '../store/store.js';
 import { LOCAL_STATUS_REASON_SYSTEM } from './status-reasons.js';
 import { isOpen, moveRefusal, type TaskStatus } from './task-states.js';
 
+type Task = fhir4.Task & { id: string };
+type ServerWrite = Parameters<NonNullable<WriteRules['after']>>[3];
+
+/** What the workflow asks of the outcomes module (src/outcomes) as a referral's Task is worked. */
+export interface TaskOutcomes {
+  /** Task.output entries for the outcomes recorded against the Task's referral. */
+  outputsFor(task: Task, tx: StoreTx): Promise<fhir4.TaskOutput[]>;
+  /** The referral's Task has just been completed (in the same transaction). */
+  completed(task: Task, tx: StoreTx, serverWrite: ServerWrite): Promise<void>;
+}
+
 export interface WorkflowConfig {
   deployment: Deployment;
   /** The codings Task.statusReason may carry, `system|code` (status-reasons.ts). */
   statusReasons: ReadonlySet<string>;
+  outcomes?: TaskOutcomes;
 }
-
-type Task = fhir4.Task & { id: string };
-type ServerWrite = Parameters<NonNullable<WriteRules['after']>>[3];
 
 /** What the owner of a Task may change (DESIGN.md "Link-worker workflow"); its owner too, to reassign. */
 const OWNER_MAY_CHANGE = new Set(['status', 'statusReason', 'businessStatus', 'note', 'output']);
@@ -130,7 +139,20 @@ export function workflowRules(cfg: WorkflowConfig): WriteRulesByType {
     }
     const refusal = moveRefusal(current.status, candidate.status, hasReason);
     if (refusal) throw unprocessable('business-rule', refusal, 'Task.status');
-    return candidate;
+    return current.partOf?.length ? candidate : withOutcomes(candidate, tx);
+  }
+
+  /**
+   * The referral's Task lists the outcomes recorded against its referral in output, each time its
+   * owner changes it (so at the latest when it completes), beside any outputs the owner gave. Added
+   * here rather than when an outcome arrives, so that recording an outcome never changes the Task's
+   * version under a platform that is about to update it (in the same transaction Bundle, say).
+   */
+  async function withOutcomes(task: Task, tx: StoreTx): Promise<Task> {
+    const outputs = await cfg.outcomes?.outputsFor(task, tx) ?? [];
+    const listed = new Set((task.output ?? []).map((o) => o.valueReference?.reference));
+    const missing = outputs.filter((o) => !listed.has(o.valueReference?.reference));
+    return missing.length ? { ...task, output: [...(task.output ?? []), ...missing] } : task;
   }
 
   const task: WriteRules = {
@@ -150,7 +172,10 @@ export function workflowRules(cfg: WorkflowConfig): WriteRulesByType {
       const was = previous.resource as Task;
       const now = stored.resource as Task;
       if (target(was.owner) !== target(now.owner)) await openToNewOwner(stored, now, tx);
-      if (was.status !== now.status && !now.partOf?.length) await followTask(now, tx, serverWrite);
+      if (was.status !== now.status && !now.partOf?.length) {
+        await followTask(now, tx, serverWrite);
+        if (now.status === 'completed') await cfg.outcomes?.completed(now, tx, serverWrite);
+      }
     },
   };
   return { Task: task };

@@ -146,7 +146,7 @@ link-worker      QuestionnaireResponse  read         other  404
 link-worker      QuestionnaireResponse  search       own    200 1 match
 link-worker      QuestionnaireResponse  search       other  200 0 matches
 link-worker      QuestionnaireResponse  create       own    201
-link-worker      QuestionnaireResponse  update       own    200
+link-worker      QuestionnaireResponse  update       own    422               # allowed, but a scored (completed) response is final: outcomes/outcome-rules.ts
 link-worker      QuestionnaireResponse  update       other  404
 link-worker      Communication          read         own    200
 link-worker      Communication          read         other  404
@@ -548,7 +548,7 @@ function touched(current: fhir4.Resource & Record<string, unknown>, mark: string
   return { ...rest, extension: [...((rest.extension as fhir4.Extension[] | undefined) ?? []), { url: TOUCHED, valueString: mark }] } as fhir4.Resource;
 }
 
-const REFUSAL_CODE: Record<number, string> = { 403: 'forbidden', 404: 'not-found', 405: 'not-supported' };
+const REFUSAL_CODE: Record<number, string> = { 403: 'forbidden', 404: 'not-found', 405: 'not-supported', 422: 'business-rule' };
 
 function expectRefusal(res: Response, status: number): void {
   expectOutcome(res, { status, code: REFUSAL_CODE[status] ?? '?' });
