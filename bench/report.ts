@@ -51,6 +51,12 @@ export interface PollRun {
   tasks: number;
   seedSeconds: number;
   plans: QueryPlans;
+  /**
+   * Bare express measured just before this size's poll: this VM's speed drifts by up to 2× within a
+   * run (seen: 8,757 req/s at the start, 4,596 at the end), so each size is compared with the machine
+   * as it was then, not only with the other size.
+   */
+  baseline: Figures;
   core: Figures;
   gateway: Figures;
 }
@@ -206,14 +212,20 @@ function pollingSection(run: Run): string {
   const rows = run.polling.flatMap((p) => (['core', 'gateway'] as const).map((server) => {
     const f = p[server];
     const sql = p.plans.plans.find((x) => x.server === server);
-    return [n0(p.tasks), SERVER_NAME[server], n0(f.rps), ms(f.p50), ms(f.p99), sql ? `${ms(sql.medianMs)} / ${ms(sql.maxMs)}` : '', n0(f.serverCpuUs), `${p.seedSeconds.toFixed(0)} s`];
+    return [
+      n0(p.tasks), SERVER_NAME[server], n0(f.rps), ms(f.p50), ms(f.p99), sql ? `${ms(sql.medianMs)} / ${ms(sql.maxMs)}` : '', n0(f.serverCpuUs),
+      `${n0(p.baseline.rps)} req/s, ${n0(p.baseline.serverCpuUs)} µs/req`, ratio(f.serverCpuUs / p.baseline.serverCpuUs), `${p.seedSeconds.toFixed(0)} s`,
+    ];
   }));
-  const growth = run.polling.slice(1).map((p) => `${n0(p.tasks)} Tasks: p99 ${ratio(p.gateway.p99 / smallest.gateway.p99)} the ${n0(smallest.tasks)}-Task figure on the gateway, ${ratio(p.core.p99 / smallest.core.p99)} on the core; the SQL alone ${ratio((p.plans.plans[1]?.medianMs ?? NaN) / (smallest.plans.plans[1]?.medianMs ?? NaN))} (median)`);
+  // Growth in raw figures, and in CPU per request as a multiple of bare express's at the same moment,
+  // which a machine that slowed down between the two sizes does not inflate.
+  const relative = (p: PollRun, server: 'core' | 'gateway') => p[server].serverCpuUs / p.baseline.serverCpuUs;
+  const growth = run.polling.slice(1).map((p) => `${n0(p.tasks)} Tasks: p99 ${ratio(p.gateway.p99 / smallest.gateway.p99)} the ${n0(smallest.tasks)}-Task figure on the gateway, ${ratio(p.core.p99 / smallest.core.p99)} on the core, while bare express measured just before served ${ratio(p.baseline.rps / smallest.baseline.rps)} the requests/s; server CPU per poll as a multiple of bare express's at the same moment ${ratio(relative(p, 'gateway') / relative(smallest, 'gateway'))} on the gateway, ${ratio(relative(p, 'core') / relative(smallest, 'core'))} on the core; the SQL alone ${ratio((p.plans.plans[1]?.medianMs ?? NaN) / (smallest.plans.plans[1]?.medianMs ?? NaN))} (median)`);
   const t = targets(run).filter((x) => x.issue === 5);
   return [
     `A link-worker platform's poll, \`${smallest.plans.query}\`, by the service's link worker (gateway) or as the core's fixed caller, for a random service and a random T in the first 80% of the seeded writes (so every page is full and comes from anywhere in the store's history), at **8 concurrent connections**, ${run.settings.warmupSeconds} s warm-up and ${run.settings.seconds} s measured. Each store holds Tasks alone (seed.ts \`tasks\`: spread over the ${run.seed.owners} services, 40% \`requested\`, each about a Patient that is not stored), seeded in a data directory of its own through SqliteStore with their grants.`,
     '',
-    table(['Tasks stored', 'server', 'req/s', 'p50 ms', 'p99 ms', 'SQL alone ms, median / worst', 'server CPU µs/request', 'seeded in'], rows),
+    table(['Tasks stored', 'server', 'req/s', 'p50 ms', 'p99 ms', 'SQL alone ms, median / worst', 'server CPU µs/request', 'bare express just before', 'CPU per request, × bare express', 'seeded in'], rows),
     '',
     ...(growth.length ? [`How p99 grows: ${growth.join('; ')}.`, ''] : []),
     table(['target', 'measured', 'result', 'for comparison'], t.map((x) => [x.name, x.measured, x.pass ? 'pass' : '**FAIL**', x.gateway ?? ''])),

@@ -72,11 +72,13 @@ async function measurePolling(work: string, b: Build, tasks: number, gateway: { 
   const plans = JSON.parse(await runCompiled(b.queryPlan, [dataDir, 'poll', ...SERVICES])) as QueryPlans;
   for (const p of plans.plans) console.log(`poll SQL alone (${p.server}): ${p.medianMs.toFixed(2)} ms median, ${p.maxMs.toFixed(2)} ms worst of ${p.runs}`);
   const settings = { ...SETTINGS, connections: POLL_CONNECTIONS };
+  const baselineNow = await against(startBaselineProcess(), baseline(), SETTINGS);
+  print('bare express', `GET /ping/:id (before the ${n0(tasks)}-Task poll)`, '', baselineNow);
   const o = { dataDir, sync: 'full' as const };
   const core = await against(startCoreProcess({ ...o, main: b.coreMain }), pollScenario(seed, anonymous), settings);
   const gw = await against(startGatewayProcess({ ...o, main: b.gatewayMain, configFile: gateway.configFile }),
     pollScenario(seed, bearer(gateway.tokens)), settings, (url) => gateway.tokens.refresh(url));
-  return { tasks, seedSeconds, plans, core, gateway: gw };
+  return { tasks, seedSeconds, plans, baseline: baselineNow, core, gateway: gw };
 }
 
 function print(server: string, name: string, sync: string, f: Figures, base?: Figures): void {

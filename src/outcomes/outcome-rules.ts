@@ -11,7 +11,7 @@ import { validateResponse } from './response-validation.js';
 import { ONS4_BAND_SYSTEM, ONS_BAND_DISPLAY, OUTCOME_SCORE_SYSTEM, scoreInstrument, type InstrumentId, type OnsBand, type Score } from './scoring.js';
 
 type Task = fhir4.Task & { id: string };
-type Response = fhir4.QuestionnaireResponse & { id: string };
+type OutcomeResponse = fhir4.QuestionnaireResponse & { id: string };
 type ServerWrite = Parameters<NonNullable<WriteRules['after']>>[3];
 
 /** Task.output types (local CodeSystem, profiles/CodeSystem-sp-task-output.json). */
@@ -29,7 +29,7 @@ const idOf = (ref: string | undefined, type: string) => {
 };
 
 /** The Observation recording one score of a completed response. */
-function scoreObservation(qr: Response, score: Score, performer: string): fhir4.Observation & { id: string } {
+function scoreObservation(qr: OutcomeResponse, score: Score, performer: string): fhir4.Observation & { id: string } {
   return {
     resourceType: 'Observation',
     id: randomUUID(),
@@ -46,7 +46,8 @@ function scoreObservation(qr: Response, score: Score, performer: string): fhir4.
   };
 }
 
-async function search(tx: StoreTx, type: string, param: string, target: string) {
+/** The resources of `type` whose reference parameter `param` names `target`, as the caller sees them. */
+async function referencing(tx: StoreTx, type: string, param: string, target: string) {
   return (await tx.search({ type, sort: 'default', count: 1000, filters: [{ kind: 'reference', param, targets: [target] }] })).matches;
 }
 
@@ -54,7 +55,7 @@ async function search(tx: StoreTx, type: string, param: string, target: string) 
 async function outcomeOutputs(referral: string, tx: StoreTx): Promise<fhir4.TaskOutput[]> {
   const outputs: fhir4.TaskOutput[] = [];
   for (const type of ['QuestionnaireResponse', 'Observation']) {
-    for (const s of await search(tx, type, 'based-on', referral)) outputs.push({ type: OUTPUT_TYPE[type]!, valueReference: { reference: `${type}/${s.id}` } });
+    for (const s of await referencing(tx, type, 'based-on', referral)) outputs.push({ type: OUTPUT_TYPE[type]!, valueReference: { reference: `${type}/${s.id}` } });
   }
   return outputs;
 }
@@ -88,10 +89,10 @@ async function sendFeedback(task: Task, tx: StoreTx, serverWrite: ServerWrite): 
   if (!referral) return;
   const practice = await organisationOf(referral.requester, tx, '');
   const service = await organisationOf(task.owner, tx, '');
-  const observations = (await search(tx, 'Observation', 'based-on', `ServiceRequest/${referralId}`))
+  const observations = (await referencing(tx, 'Observation', 'based-on', `ServiceRequest/${referralId}`))
     .map((s) => s.resource as fhir4.Observation & { id: string });
   const scores = observations.flatMap((o) => recordedScore(o) ?? []);
-  const handOns = await Promise.all((await search(tx, 'Task', 'part-of', `Task/${task.id}`)).map(async (s) => {
+  const handOns = await Promise.all((await referencing(tx, 'Task', 'part-of', `Task/${task.id}`)).map(async (s) => {
     const child = s.resource as Task;
     return { asset: await organisationName(await organisationOf(child.owner, tx, ''), tx), status: child.status };
   }));
@@ -133,9 +134,9 @@ export const taskOutcomes: TaskOutcomes = {
 export function outcomeRules(questionnaires: Questionnaires): WriteRulesByType {
   const response: WriteRules = {
     async before(input, current, _caller, tx) {
-      const qr = input as Response;
-      if (current && (current.resource as Response).status !== 'in-progress') {
-        throw new FhirError(422, 'business-rule', `QuestionnaireResponse/${current.id} is ${(current.resource as Response).status}: record a new response rather than change a scored one`, 'QuestionnaireResponse.status');
+      const qr = input as OutcomeResponse;
+      if (current && (current.resource as OutcomeResponse).status !== 'in-progress') {
+        throw new FhirError(422, 'business-rule', `QuestionnaireResponse/${current.id} is ${(current.resource as OutcomeResponse).status}: record a new response rather than change a scored one`, 'QuestionnaireResponse.status');
       }
       validateResponse(qr, questionnaires);
       const referralId = idOf(qr.basedOn?.[0]?.reference, 'ServiceRequest')!;
@@ -150,8 +151,9 @@ export function outcomeRules(questionnaires: Questionnaires): WriteRulesByType {
       return qr;
     },
     async after(stored, caller, _tx, serverWrite) {
-      const qr = stored.resource as Response;
+      const qr = stored.resource as OutcomeResponse;
       if (qr.status !== 'completed') return;
+      // Valid, as `before` found; checked again (pure, cheap) for the item scores it yields.
       const { questionnaire, scores } = validateResponse(qr, questionnaires);
       for (const score of scoreInstrument(questionnaire.id as InstrumentId, scores)) {
         await serverWrite(scoreObservation(qr, score, caller.organization));
