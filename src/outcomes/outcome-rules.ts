@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WriteRules, WriteRulesByType } from '../auth/write-rules.js';
 import { ODS_SYSTEM, organisationOf } from '../config/organizations.js';
+import { canonicalJson } from '../fhir/canonical-json.js';
 import { FhirError } from '../fhir/errors.js';
 import { formatInstant } from '../fhir/instant.js';
 import type { StoreTx } from '../store/store.js';
@@ -55,7 +56,10 @@ async function referencing(tx: StoreTx, type: string, param: string, target: str
 async function outcomeOutputs(referral: string, tx: StoreTx): Promise<fhir4.TaskOutput[]> {
   const outputs: fhir4.TaskOutput[] = [];
   for (const type of ['QuestionnaireResponse', 'Observation']) {
-    for (const s of await referencing(tx, type, 'based-on', referral)) outputs.push({ type: OUTPUT_TYPE[type]!, valueReference: { reference: `${type}/${s.id}` } });
+    for (const s of await referencing(tx, type, 'based-on', referral)) {
+      if ((s.resource as { status?: string }).status === 'entered-in-error') continue;
+      outputs.push({ type: OUTPUT_TYPE[type]!, valueReference: { reference: `${type}/${s.id}` } });
+    }
   }
   return outputs;
 }
@@ -127,16 +131,29 @@ export const taskOutcomes: TaskOutcomes = {
 };
 
 /**
+ * A scored response recorded in error is retracted: its one allowed change is its status, to
+ * entered-in-error; anything else about it stays as it was, for the record.
+ */
+function retraction(next: OutcomeResponse, current: OutcomeResponse): boolean {
+  const { meta: _m, status: _s, ...was } = current;
+  const { meta: _n, status, ...now } = next;
+  return status === 'entered-in-error' && canonicalJson(now) === canonicalJson(was);
+}
+
+/**
  * The rules of every QuestionnaireResponse write: validated against its Questionnaire, about the
  * referral's own patient, and once completed scored into Observations in the same transaction. A
- * completed response is final: a correction is a new response.
+ * completed response is final: a correction is a new response, and one recorded in error is marked
+ * entered-in-error, which retracts its scores with it.
  */
 export function outcomeRules(questionnaires: Questionnaires): WriteRulesByType {
   const response: WriteRules = {
     async before(input, current, _caller, tx) {
       const qr = input as OutcomeResponse;
-      if (current && (current.resource as OutcomeResponse).status !== 'in-progress') {
-        throw new FhirError(422, 'business-rule', `QuestionnaireResponse/${current.id} is ${(current.resource as OutcomeResponse).status}: record a new response rather than change a scored one`, 'QuestionnaireResponse.status');
+      const was = current?.resource as OutcomeResponse | undefined;
+      if (was?.status === 'completed' && retraction(qr, was)) return qr;
+      if (was && was.status !== 'in-progress') {
+        throw new FhirError(422, 'business-rule', `QuestionnaireResponse/${was.id} is ${was.status}: record a new response rather than change a scored one (a completed response recorded in error may only be marked entered-in-error)`, 'QuestionnaireResponse.status');
       }
       validateResponse(qr, questionnaires);
       const referralId = idOf(qr.basedOn?.[0]?.reference, 'ServiceRequest')!;
@@ -150,8 +167,16 @@ export function outcomeRules(questionnaires: Questionnaires): WriteRulesByType {
       }
       return qr;
     },
-    async after(stored, caller, _tx, serverWrite) {
+    async after(stored, caller, tx, serverWrite, previous) {
       const qr = stored.resource as OutcomeResponse;
+      if (qr.status === 'entered-in-error' && previous) {
+        for (const s of await referencing(tx, 'Observation', 'derived-from', `QuestionnaireResponse/${qr.id}`)) {
+          const { meta: _meta, ...observation } = s.resource as fhir4.Observation & { id: string };
+          const retracted: fhir4.Observation & { id: string } = { ...observation, status: 'entered-in-error' };
+          await serverWrite(retracted, { method: 'PUT', expectVersion: s.version });
+        }
+        return;
+      }
       if (qr.status !== 'completed') return;
       // Valid, as `before` found; checked again (pure, cheap) for the item scores it yields.
       const { questionnaire, scores } = validateResponse(qr, questionnaires);

@@ -153,6 +153,30 @@ describe('a completed response is scored into Observations', () => {
     expect(summary(await scoresOf(res.body.id))).toEqual([['ucla3-total', 5, undefined]]);
   });
 
+  it('a response recorded in error is marked entered-in-error, which retracts its scores; nothing else about it changes', async () => {
+    const r = await working();
+    const body = response('swemwbs', [3, 3, 3, 3, 3, 3, 3], { sr: r.sr, patient: r.patient });
+    const res = await lw.post('/fhir/QuestionnaireResponse', body);
+    expect(res.status).toBe(201);
+    const id = res.body.id as string;
+    const altered = await lw.put(`/fhir/QuestionnaireResponse/${id}`, { ...response('swemwbs', [3, 3, 3, 3, 3, 3, 4], { sr: r.sr, patient: r.patient }), id, status: 'entered-in-error' });
+    expectOutcome(altered, { status: 422, code: 'business-rule', expression: 'QuestionnaireResponse.status' });
+    expect((await scoresOf(id)).map((o) => o.status)).toEqual(['final', 'final']);
+
+    const retracted = await lw.put(`/fhir/QuestionnaireResponse/${id}`, { ...body, id, status: 'entered-in-error' });
+    expect(retracted.status, JSON.stringify(retracted.body).slice(0, 400)).toBe(200);
+    expect((await scoresOf(id)).map((o) => o.status)).toEqual(['entered-in-error', 'entered-in-error']);
+    const again = await lw.put(`/fhir/QuestionnaireResponse/${id}`, { ...body, id, status: 'completed' });
+    expectOutcome(again, { status: 422, code: 'business-rule', expression: 'QuestionnaireResponse.status' });
+
+    // Completing the referral: the retracted response and scores are neither outputs nor in the feedback.
+    const done = await moved(r.task, { status: 'completed' });
+    expect(done.output ?? []).toEqual([]);
+    const c = (await gp.get(`/fhir/Communication?based-on=ServiceRequest/${r.sr}`)).body.entry[0].resource as fhir4.Communication;
+    expect(c.payload?.[0]?.contentString).toContain('No outcome measures were recorded.');
+    expect(c.payload).toHaveLength(1);
+  });
+
   it('inside a transaction with the Task update, scores the same and lists the outcomes in Task.output', async () => {
     const r = await working();
     const qr = response('swemwbs', [3, 3, 3, 3, 3, 3, 3], { sr: r.sr, patient: r.patient });
