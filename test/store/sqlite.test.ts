@@ -99,3 +99,35 @@ describe('SQLite schema migrations', () => {
     }
   });
 });
+
+describe('SQLite audit reference index', () => {
+  it('keeps references in audit_ref_pending, moves them to the FTS index in bulk, and finds every event by entity, also after a reopen', async () => {
+    const h = sqliteHarness();
+    let store = await h.open();
+    const total = 300; // beyond one bulk move (every 256 events), with some left waiting
+    const patientOf = (seq: number) => `Patient/p${seq % 3}`;
+    try {
+      for (let seq = 1; seq <= total; seq++) {
+        await store.transaction((tx) => tx.appendAudit({
+          seq, json: JSON.stringify({ resourceType: 'AuditEvent', id: String(seq) }), hash: `h${seq}`, recorded: tx.now(),
+          outcome: '0', subtype: 'read', entities: [patientOf(seq)],
+        }));
+      }
+      const raw = new Sqlite(h.file, { readonly: true });
+      const waiting = (raw.prepare('SELECT count(*) AS n FROM audit_ref_pending').get() as { n: number }).n;
+      raw.close();
+      expect(waiting).toBe(total - 256);
+      await store.close();
+      store = await h.open();
+      const found = await store.transaction(async (tx) =>
+        (await tx.search({ type: 'AuditEvent', sort: 'default', count: 1000, filters: [{ kind: 'reference', param: 'patient', targets: ['Patient/p1'] }] })).matches.map((m) => Number(m.id)));
+      expect(found).toEqual(Array.from({ length: total }, (_, i) => i + 1).filter((seq) => patientOf(seq) === 'Patient/p1'));
+      const after = new Sqlite(h.file, { readonly: true });
+      expect((after.prepare('SELECT count(*) AS n FROM audit_ref_pending').get() as { n: number }).n).toBe(0);
+      after.close();
+    } finally {
+      await store.close();
+      await h.cleanup();
+    }
+  });
+});

@@ -36,6 +36,7 @@ export interface Database {
   audit_entity: { ref: string; seq: number };
   /** SQLite: an FTS5 index of each event's references (see migration 3); rowid is the event's seq. */
   audit_ref: { rowid: number; refs: string };
+  audit_ref_pending: { seq: number; refs: string };
 }
 
 export type SqlDialect = 'sqlite' | 'postgres';

@@ -139,6 +139,17 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
     // T on, and a page stops after its first matches however many the owner has.
     up: (db) => [db.schema.createIndex('sp_reference_recent').on('sp_reference').columns(['param', 'target', 'valid_from', 'rid', 'valid_to'])],
   },
+  {
+    version: 5,
+    // Every read is audited, and FTS5 writes a new segment (several pages, and merge work) at each commit
+    // that inserts into it. An event's reference tokens wait in this plain table (an append to one B-tree)
+    // and move to audit_ref in bulk: every few hundred events, and before any search of the ledger.
+    up: (db, dialect) => dialect !== 'sqlite' ? [] : [
+      db.schema.createTable('audit_ref_pending')
+        .addColumn('seq', 'integer', (c) => c.primaryKey())
+        .addColumn('refs', 'text', (c) => c.notNull()),
+    ],
+  },
 ];
 
 /*

@@ -1,4 +1,4 @@
-import type { CompiledQuery, Kysely } from 'kysely';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { AuditEntry, AuditHead, HistoryPage, HistoryQuery, SearchPage, SearchQuery, Stored } from '../store.js';
 import { auditCountQuery, auditHistoryQuery, auditRefTokens, auditSearchQuery } from './audit-sql.js';
 import type { Database, SqlDialect, SqlRunner } from './database.js';
@@ -38,6 +38,8 @@ export interface LedgerOptions {
 }
 
 const AUDIT = 'AuditEvent';
+/** SQLite: events whose references wait in audit_ref_pending before one bulk FTS insert (migration 5). */
+const INDEX_EVERY = 256;
 
 /**
  * The audit ledger as one transaction of a relational store sees it: appends (hash-chained by the
@@ -117,9 +119,12 @@ export class SqlLedger {
       seq: e.seq, recorded: e.recorded, outcome: e.outcome, subtype: e.subtype, org: e.org ?? null, json: e.json, hash: e.hash,
     })));
     if (this.dialect === 'sqlite') {
-      // One FTS row per event that concerns anything (migration 3).
-      await insertRows(this.db, this.queries, this.sql, 'audit_ref',
-        entries.filter((e) => e.entities.length > 0).map((e) => ({ rowid: e.seq, refs: auditRefTokens(e.entities) })));
+      // One FTS row per event that concerns anything (migration 3), by way of audit_ref_pending (migration 5).
+      await insertRows(this.db, this.queries, this.sql, 'audit_ref_pending',
+        entries.filter((e) => e.entities.length > 0).map((e) => ({ seq: e.seq, refs: auditRefTokens(e.entities) })));
+      const first = entries[0]!.seq;
+      const last = entries.at(-1)!.seq;
+      if (Math.floor(last / INDEX_EVERY) > Math.floor((first - 1) / INDEX_EVERY)) await this.indexPending();
     } else {
       await insertRows(this.db, this.queries, this.sql, 'audit_entity',
         entries.flatMap((e) => [...new Set(e.entities)].map((ref) => ({ ref, seq: e.seq }))));
@@ -140,7 +145,16 @@ export class SqlLedger {
     return granted === undefined ? (await this.rows(auditHistoryQuery(this.db, { id, count: 1 })))[0] : undefined;
   }
 
+  /** SQLite: moves the references waiting in audit_ref_pending into the FTS index, in this transaction. */
+  private async indexPending(): Promise<void> {
+    await this.sql.run(sql`insert into audit_ref (rowid, refs) select seq, refs from audit_ref_pending`.compile(this.db));
+    await this.sql.run(sql`delete from audit_ref_pending`.compile(this.db));
+  }
+
   async search(query: SearchQuery, asOf: number): Promise<SearchPage> {
+    await this.flush();
+    // Searches by entity and patient read the FTS index: it must hold every event first.
+    if (this.dialect === 'sqlite') await this.indexPending();
     const rows = await this.rows(auditSearchQuery(this.db, this.dialect, query, asOf));
     const matches = rows.slice(0, query.count);
     const last = matches.at(-1);

@@ -8,7 +8,7 @@ const INSERT_CHUNK = 200;
 /** A slot standing where the builder expects a number (slots are placeholders, typed by what fills them). */
 export const num = ($: (name: string) => string, name: string) => $(name) as unknown as number;
 
-export type RowTable = 'sp_token' | 'sp_reference' | 'sp_date' | 'sp_string' | 'audit_event' | 'audit_entity' | 'audit_ref';
+export type RowTable = 'sp_token' | 'sp_reference' | 'sp_date' | 'sp_string' | 'audit_event' | 'audit_entity' | 'audit_ref_pending';
 
 /** Inserts rows with multi-row INSERTs, each shape (table and row count) compiled once. */
 export async function insertRows<T extends RowTable>(
