@@ -1,4 +1,5 @@
 import { referenceTarget } from '../fhir/index-values.js';
+import { writeIfChanged } from '../store/server-resources.js';
 import type { Store, StoreTx } from '../store/store.js';
 import type { Deployment } from './deployment.js';
 
@@ -25,6 +26,11 @@ export async function organisationOf(ref: fhir4.Reference | undefined, tx: Store
   return depth === 0 ? organisationOf(org, tx, baseUrl, 1) : undefined;
 }
 
+/** A literal reference to a configured organisation, with its ODS code as identifier. */
+export function organizationReference(ods: string): fhir4.Reference {
+  return { reference: `Organization/${ods}`, identifier: { system: ODS_SYSTEM, value: ods } };
+}
+
 /** The Organization resource of a configured organisation: its id is its ODS code. */
 export function organizationResource(org: Deployment['organizations'][number]): fhir4.Organization & { id: string } {
   return {
@@ -43,12 +49,7 @@ export function organizationResource(org: Deployment['organizations'][number]): 
 export async function materialiseOrganizations(store: Store, deployment: Deployment): Promise<void> {
   await store.transaction(async (tx) => {
     for (const org of deployment.organizations) {
-      const wanted = organizationResource(org);
-      const current = await tx.read('Organization', org.ods);
-      const { meta: _meta, ...currentContent } = (current?.resource ?? {}) as fhir4.Organization;
-      if (current && JSON.stringify(currentContent) === JSON.stringify(wanted)) continue;
-      await tx.write(wanted, { method: current ? 'PUT' : 'POST' });
-      await tx.grant('Organization', org.ods, [org.ods]);
+      if (await writeIfChanged(tx, organizationResource(org))) await tx.grant('Organization', org.ods, [org.ods]);
     }
   });
 }

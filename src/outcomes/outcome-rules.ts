@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { WriteRules, WriteRulesByType } from '../auth/write-rules.js';
-import { ODS_SYSTEM, organisationOf } from '../config/organizations.js';
+import { organisationOf, organizationReference } from '../config/organizations.js';
 import { canonicalJson } from '../fhir/canonical-json.js';
 import { FhirError } from '../fhir/errors.js';
 import { formatInstant } from '../fhir/instant.js';
+import { referencing } from '../store/server-resources.js';
 import type { StoreTx } from '../store/store.js';
 import type { TaskOutcomes } from '../workflow/task-rules.js';
 import { feedbackSummary, type RecordedScore } from './feedback.js';
 import type { Questionnaires } from './questionnaires.js';
 import { validateResponse } from './response-validation.js';
-import { ONS4_BAND_SYSTEM, ONS_BAND_DISPLAY, OUTCOME_SCORE_SYSTEM, scoreInstrument, type InstrumentId, type OnsBand, type Score } from './scoring.js';
+import { ONS4_BAND_SYSTEM, ONS_BAND_DISPLAY, OUTCOME_SCORE_SYSTEM, scoreDecimals, scoreInstrument, type InstrumentId, type OnsBand, type Score } from './scoring.js';
 
 type Task = fhir4.Task & { id: string };
 type OutcomeResponse = fhir4.QuestionnaireResponse & { id: string };
@@ -41,15 +42,10 @@ function scoreObservation(qr: OutcomeResponse, score: Score, performer: string):
     basedOn: qr.basedOn!,
     derivedFrom: [{ reference: `QuestionnaireResponse/${qr.id}` }],
     effectiveDateTime: qr.authored!,
-    performer: [{ reference: `Organization/${performer}`, identifier: { system: ODS_SYSTEM, value: performer } }],
+    performer: [organizationReference(performer)],
     valueQuantity: { value: score.value, unit: 'score', system: 'http://unitsofmeasure.org', code: '{score}' },
     ...(score.band ? { interpretation: [{ coding: [{ system: ONS4_BAND_SYSTEM, code: score.band, display: ONS_BAND_DISPLAY[score.band] }] }] } : {}),
   };
-}
-
-/** The resources of `type` whose reference parameter `param` names `target`, as the caller sees them. */
-async function referencing(tx: StoreTx, type: string, param: string, target: string) {
-  return (await tx.search({ type, sort: 'default', count: 1000, filters: [{ kind: 'reference', param, targets: [target] }] })).matches;
 }
 
 /** The outcome responses and scores recorded for a referral, as Task.output entries. */
@@ -72,7 +68,7 @@ function recordedScore(o: fhir4.Observation & { id: string }): RecordedScore | u
   const band = o.interpretation?.[0]?.coding?.find((c) => c.system === ONS4_BAND_SYSTEM)?.code as OnsBand | undefined;
   return {
     observation: o.id, code: coding.code, display: coding.display ?? coding.code, value, effective: o.effectiveDateTime,
-    decimals: coding.code === 'swemwbs-metric' ? 2 : 0, ...(band ? { band } : {}),
+    decimals: scoreDecimals(coding.code), ...(band ? { band } : {}),
   };
 }
 
@@ -111,8 +107,8 @@ async function sendFeedback(task: Task, tx: StoreTx, serverWrite: ServerWrite): 
     ...(referral.subject ? { subject: referral.subject } : {}),
     about: [{ reference: `Task/${task.id}` }],
     sent,
-    ...(practice ? { recipient: [{ reference: `Organization/${practice}`, identifier: { system: ODS_SYSTEM, value: practice } }] } : {}),
-    ...(service ? { sender: { reference: `Organization/${service}`, identifier: { system: ODS_SYSTEM, value: service } } } : {}),
+    ...(practice ? { recipient: [organizationReference(practice)] } : {}),
+    ...(service ? { sender: organizationReference(service) } : {}),
     payload: [
       { contentString: text },
       ...scores.map((s) => ({ contentReference: { reference: `Observation/${s.observation}`, display: s.display } })),

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { canonicalJson } from '../fhir/canonical-json.js';
+import { writeIfChanged } from '../store/server-resources.js';
 import type { Store } from '../store/store.js';
 import type { InstrumentId } from './scoring.js';
 
@@ -42,12 +42,7 @@ export class Questionnaires {
    */
   async materialise(store: Store): Promise<void> {
     await store.transaction(async (tx) => {
-      for (const q of this.all) {
-        const current = await tx.read('Questionnaire', q.id);
-        const { meta: _meta, ...content } = (current?.resource ?? {}) as fhir4.Questionnaire;
-        if (current && canonicalJson(content) === canonicalJson(q)) continue;
-        await tx.write(q, { method: current ? 'PUT' : 'POST' });
-      }
+      for (const q of this.all) await writeIfChanged(tx, q);
     });
   }
 }

@@ -77,6 +77,11 @@ export const SCORE_CODES: Record<string, string> = {
   'ucla3-total': 'UCLA three-item loneliness total score',
 };
 
+/** Decimal places a score is reported with: the SWEMWBS metric score to two, the rest are whole numbers. */
+export function scoreDecimals(code: string): number {
+  return code === 'swemwbs-metric' ? 2 : 0;
+}
+
 const sum = (items: ReadonlyMap<string, number>, prefix: string, n: number): number => {
   let total = 0;
   for (let i = 1; i <= n; i++) {
@@ -93,17 +98,17 @@ export function scoreInstrument(instrument: InstrumentId, items: ReadonlyMap<str
     case 'swemwbs': {
       const raw = sum(items, 'swemwbs', 7);
       return [
-        { code: 'swemwbs-raw', display: SCORE_CODES['swemwbs-raw']!, value: raw, decimals: 0 },
-        { code: 'swemwbs-metric', display: SCORE_CODES['swemwbs-metric']!, value: swemwbsMetric(raw), decimals: 2 },
+        { code: 'swemwbs-raw', display: SCORE_CODES['swemwbs-raw']!, value: raw, decimals: scoreDecimals('swemwbs-raw') },
+        { code: 'swemwbs-metric', display: SCORE_CODES['swemwbs-metric']!, value: swemwbsMetric(raw), decimals: scoreDecimals('swemwbs-metric') },
       ];
     }
     case 'ons4':
       return ONS_ITEMS.map(([linkId, code, display]) => {
         const value = items.get(linkId);
         if (value === undefined) throw new RangeError(`${linkId} is not answered`);
-        return { code, display, value, decimals: 0, band: onsBand(linkId, value) };
+        return { code, display, value, decimals: scoreDecimals(code), band: onsBand(linkId, value) };
       });
     case 'ucla3':
-      return [{ code: 'ucla3-total', display: SCORE_CODES['ucla3-total']!, value: sum(items, 'ucla3', 3), decimals: 0 }];
+      return [{ code: 'ucla3-total', display: SCORE_CODES['ucla3-total']!, value: sum(items, 'ucla3', 3), decimals: scoreDecimals('ucla3-total') }];
   }
 }

@@ -5,6 +5,7 @@ import { ODS_SYSTEM, organisationOf } from '../config/organizations.js';
 import { canonicalJson } from '../fhir/canonical-json.js';
 import { FhirError } from '../fhir/errors.js';
 import type { Caller } from '../fhir/interaction.js';
+import { referencing } from '../store/server-resources.js';
 import type { Stored, StoreTx } from '../store/store.js';
 import { closeTask } from '../workflow/task-rules.js';
 import { isOpen } from '../workflow/task-states.js';
@@ -129,8 +130,7 @@ function checkReferralChange(next: fhir4.ServiceRequest, current: Stored): void 
  * the server does, on its behalf.
  */
 async function closeTasks(sr: Stored, status: 'revoked' | 'entered-in-error', tx: StoreTx, serverWrite: Parameters<NonNullable<WriteRules['after']>>[3]): Promise<void> {
-  const page = await tx.search({ type: 'Task', sort: 'default', count: 1000, filters: [{ kind: 'reference', param: 'focus', targets: [`ServiceRequest/${sr.id}`] }] });
-  for (const t of page.matches) {
+  for (const t of await referencing(tx, 'Task', 'focus', `ServiceRequest/${sr.id}`)) {
     const task = t.resource as fhir4.Task;
     const untouched = status === 'revoked' ? !isOpen(task.status) : task.status === 'entered-in-error';
     if (untouched) continue;

@@ -1,9 +1,10 @@
 import type { WriteRules, WriteRulesByType } from '../auth/write-rules.js';
 import type { Deployment } from '../config/deployment.js';
-import { ODS_SYSTEM, organisationOf } from '../config/organizations.js';
+import { organisationOf, organizationReference } from '../config/organizations.js';
 import { canonicalJson } from '../fhir/canonical-json.js';
 import { FhirError } from '../fhir/errors.js';
 import type { Caller } from '../fhir/interaction.js';
+import { referencing } from '../store/server-resources.js';
 import type { Stored, StoreTx, WriteOptions } from '../store/store.js';
 import { LOCAL_STATUS_REASON_SYSTEM } from './status-reasons.js';
 import { isOpen, moveRefusal, type TaskStatus } from './task-states.js';
@@ -33,8 +34,6 @@ const SERVER_KEPT = new Set(['resourceType', 'id', 'meta']);
 
 const unprocessable = (code: 'required' | 'business-rule' | 'not-found' | 'code-invalid', text: string, expression: string) =>
   new FhirError(422, code, text, expression);
-
-const organization = (ods: string): fhir4.Reference => ({ reference: `Organization/${ods}`, identifier: { system: ODS_SYSTEM, value: ods } });
 
 /** The part of a reference that says what it points to, for comparing two spellings of one link. */
 const target = (r: fhir4.Reference | undefined) => r?.reference ?? (r?.identifier ? `${r.identifier.system}|${r.identifier.value}` : undefined);
@@ -101,8 +100,8 @@ export function workflowRules(cfg: WorkflowConfig): WriteRulesByType {
     }
     return {
       ...next,
-      requester: organization(caller.organization),
-      owner: { ...next.owner, ...organization(asset!) },
+      requester: organizationReference(caller.organization),
+      owner: { ...next.owner, ...organizationReference(asset!) },
       ...(parent.focus ? { focus: parent.focus } : {}),
       ...(parent.for ? { for: parent.for } : {}),
     };
@@ -135,7 +134,7 @@ export function workflowRules(cfg: WorkflowConfig): WriteRulesByType {
       if (candidate.status !== 'requested') {
         throw unprocessable('business-rule', 'A reassigned Task goes to its new owner as requested, for it to accept or decline', 'Task.status');
       }
-      return { ...candidate, owner: { ...candidate.owner, ...organization(to) } };
+      return { ...candidate, owner: { ...candidate.owner, ...organizationReference(to) } };
     }
     const refusal = moveRefusal(current.status, candidate.status, hasReason);
     if (refusal) throw unprocessable('business-rule', refusal, 'Task.status');
@@ -239,7 +238,7 @@ export async function closeTask(t: Stored, status: 'cancelled' | 'entered-in-err
 }
 
 async function handOns(task: Task, tx: StoreTx): Promise<Stored[]> {
-  return (await tx.search({ type: 'Task', sort: 'default', count: 1000, filters: [{ kind: 'reference', param: 'part-of', targets: [`Task/${task.id}`] }] })).matches;
+  return referencing(tx, 'Task', 'part-of', `Task/${task.id}`);
 }
 
 /**
