@@ -1,4 +1,4 @@
-import { referenceTarget, valuesAt } from '../fhir/index-values.js';
+import { referenceTarget } from '../fhir/index-values.js';
 import { ODS_SYSTEM } from '../config/organizations.js';
 import type { Caller, FhirResult, InteractionInfo } from '../fhir/interaction.js';
 import { CLIENT_ID_SYSTEM } from './provenance.js';
@@ -65,32 +65,38 @@ export function auditRecordFor(caller: Caller | undefined, info: InteractionInfo
   const patients = new Set<string>();
   for (const r of resources) {
     if (r.resourceType === 'Patient') patients.add(`Patient/${r.id}`);
-    for (const path of PATIENT_PATHS) {
-      for (const v of valuesAt(r, path)) {
-        const ref = (v as { reference?: unknown }).reference;
-        const t = typeof ref === 'string' ? referenceTarget(ref, baseUrl) : undefined;
+    for (const key of PATIENT_PATHS) {
+      const v = (r as unknown as Record<string, unknown>)[key];
+      if (v === undefined) continue;
+      for (const ref of Array.isArray(v) ? v : [v]) {
+        const reference = (ref as { reference?: unknown } | null)?.reference;
+        const t = typeof reference === 'string' ? referenceTarget(reference, baseUrl) : undefined;
         if (t?.startsWith('Patient/')) patients.add(t);
       }
     }
   }
-  return {
-    interaction: info.subtype,
-    outcome: outcome.outcome,
-    ...(outcome.description ? { outcomeDesc: outcome.description } : {}),
-    ...(caller ? { client: { id: caller.clientId, role: caller.role, organization: caller.organization } } : {}),
-    ...(info.address ? { address: info.address } : {}),
-    ...(info.requestId ? { requestId: info.requestId } : {}),
-    ...(info.type ? { type: info.type } : {}),
-    ...(info.query ? { query: info.query } : {}),
-    ...(resources.length ? { resources: resources.map(versioned) } : {}),
-    ...(patients.size ? { patients: [...patients] } : {}),
-  };
+  // Assigned one by one, in the order the record is stored: every request makes one.
+  const record: UnplacedAuditRecord = { interaction: info.subtype, outcome: outcome.outcome };
+  if (outcome.description) record.outcomeDesc = outcome.description;
+  if (caller) record.client = { id: caller.clientId, role: caller.role, organization: caller.organization };
+  if (info.address) record.address = info.address;
+  if (info.requestId) record.requestId = info.requestId;
+  if (info.type) record.type = info.type;
+  if (info.query) record.query = info.query;
+  if (resources.length) record.resources = resources.map(versioned);
+  if (patients.size) record.patients = [...patients];
+  return record;
 }
+
+/** "Type/id" of a record's "Type/id/_history/version". */
+const unversioned = (reference: string): string => {
+  const i = reference.indexOf('/_history/');
+  return i < 0 ? reference : reference.slice(0, i);
+};
 
 /** The references a record concerns (resources without their version, and patients), for search by entity and patient. */
 export function recordEntities(record: Pick<AuditRecord, 'resources' | 'patients'>): string[] {
-  const refs = [...(record.resources ?? []).flatMap((r) => referenceTarget(r, '') ?? []), ...(record.patients ?? [])];
-  return [...new Set(refs)];
+  return [...new Set([...(record.resources ?? []).map(unversioned), ...(record.patients ?? [])])];
 }
 
 // http://hl7.org/fhir/R4/valueset-audit-event-action.html

@@ -6,8 +6,9 @@ export type Micros = number;
 
 export function formatInstant(us: Micros): string {
   const ms = Math.floor(us / 1000);
-  const frac = String(us - ms * 1000).padStart(3, '0');
-  return new Date(ms).toISOString().replace(/Z$/, `${frac}Z`);
+  const frac = us - ms * 1000;
+  // toISOString ends in ".mmmZ": the microseconds go before the Z (every audited request formats one).
+  return `${new Date(ms).toISOString().slice(0, -1)}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
 }
 
 /** An inclusive range of microseconds: what a FHIR date/dateTime/instant of some precision covers. */

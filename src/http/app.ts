@@ -23,10 +23,10 @@ export function createApp({ fhir, logger, routes = [] }: AppOptions): express.Ex
   // An API serves no HTML: the strictest content security policy, and no cross-origin access (no CORS headers).
   app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
   app.use(requestContext(logger));
-  app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
-  // Mounted at their paths, so that FHIR requests never pass through them.
-  for (const r of routes) app.use(r.path, r.router);
+  // The FHIR API first: its requests are matched against no other path.
   app.use('/fhir', fhirRouter(fhir));
+  app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  for (const r of routes) app.use(r.path, r.router);
   app.use((req, _res, next) => next(new FhirError(404, 'not-found', `Nothing is served at ${req.method} ${req.path}`)));
   app.use(errorHandler(logger));
   return app;

@@ -71,7 +71,8 @@ function rawQuery(req: Request): URLSearchParams {
 }
 
 function requestInfo(req: Request, res: Response, subtype: string, type?: string, query?: string): InteractionInfo {
-  const address = req.ip; // a getter that walks the proxy chain each time
+  // req.ip is a getter that walks the proxy chain each time: the bearer check has already done so.
+  const address = (res.locals.caller as Caller | undefined)?.address ?? req.ip;
   return {
     subtype,
     ...(type ? { type } : {}),
@@ -94,7 +95,12 @@ export function fhirRouter({ context: ctx, info, authenticate, smartConfiguratio
   router.use(express.json({ type: ['application/json', 'application/fhir+json', 'application/json-patch+json'], limit: BODY_LIMIT }));
   router.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 1000 }));
   router.use(limitJsonDepth);
-  for (const op of operations) router[op.method](op.path, op.handler);
+  if (operations.length > 0) {
+    // Operation paths hold a `$`: other requests pass one test here rather than a route match per operation.
+    const byOperation = express.Router();
+    for (const op of operations) byOperation[op.method](op.path, op.handler);
+    router.use((req, res, next) => (req.path.includes('$') ? byOperation(req, res, next) : next()));
+  }
 
   router.post('/', async (req, res, next) => {
     try {

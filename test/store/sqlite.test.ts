@@ -101,7 +101,38 @@ describe('SQLite schema migrations', () => {
 });
 
 describe('SQLite audit reference index', () => {
-  it('keeps references in audit_ref_pending, moves them to the FTS index in bulk, and finds every event by entity, also after a reopen', async () => {
+  it('indexes the references a store of schema 5 kept waiting in audit_ref_pending when it is opened (migration 6)', async () => {
+    const h = sqliteHarness();
+    let store = await h.open();
+    try {
+      for (let seq = 1; seq <= 3; seq++) {
+        await store.transaction((tx) => tx.appendAudit({
+          seq, json: JSON.stringify({ resourceType: 'AuditEvent', id: String(seq) }), hash: `h${seq}`, recorded: tx.now(),
+          outcome: '0', subtype: 'read', entities: [`Patient/p${seq}`],
+        }));
+      }
+      await store.close();
+      // Back to schema 5 as it left these events: references in audit_ref_pending, hex-encoded, none indexed.
+      const raw = new Sqlite(h.file);
+      raw.exec(`DROP TABLE audit_ref_indexed; ALTER TABLE audit_event DROP COLUMN refs; DELETE FROM schema_migration WHERE version = 6;
+        CREATE TABLE audit_ref_pending (seq integer PRIMARY KEY, refs text NOT NULL)`);
+      for (let seq = 1; seq <= 3; seq++) raw.prepare('INSERT INTO audit_ref_pending VALUES (?, ?)').run(seq, Buffer.from(`Patient/p${seq}`).toString('hex'));
+      raw.close();
+      store = await h.open();
+      const found = await store.transaction(async (tx) =>
+        (await tx.search({ type: 'AuditEvent', sort: 'default', count: 10, filters: [{ kind: 'reference', param: 'patient', targets: ['Patient/p2'] }] })).matches.map((m) => m.id));
+      expect(found).toEqual(['2']);
+      const after = new Sqlite(h.file, { readonly: true });
+      expect(after.prepare("SELECT name FROM sqlite_master WHERE name = 'audit_ref_pending'").all()).toEqual([]);
+      expect((after.prepare('SELECT through FROM audit_ref_indexed').get() as { through: number }).through).toBe(3);
+      after.close();
+    } finally {
+      await store.close();
+      await h.cleanup();
+    }
+  });
+
+  it('keeps references in the ledger rows, moves them to the FTS index in bulk, and finds every event by entity, also after a reopen', async () => {
     const h = sqliteHarness();
     let store = await h.open();
     const total = 300; // beyond one bulk move (every 256 events), with some left waiting
@@ -114,16 +145,16 @@ describe('SQLite audit reference index', () => {
         }));
       }
       const raw = new Sqlite(h.file, { readonly: true });
-      const waiting = (raw.prepare('SELECT count(*) AS n FROM audit_ref_pending').get() as { n: number }).n;
+      const indexed = (raw.prepare('SELECT through FROM audit_ref_indexed').get() as { through: number }).through;
       raw.close();
-      expect(waiting).toBe(total - 256);
+      expect(indexed).toBe(256);
       await store.close();
       store = await h.open();
       const found = await store.transaction(async (tx) =>
         (await tx.search({ type: 'AuditEvent', sort: 'default', count: 1000, filters: [{ kind: 'reference', param: 'patient', targets: ['Patient/p1'] }] })).matches.map((m) => Number(m.id)));
       expect(found).toEqual(Array.from({ length: total }, (_, i) => i + 1).filter((seq) => patientOf(seq) === 'Patient/p1'));
       const after = new Sqlite(h.file, { readonly: true });
-      expect((after.prepare('SELECT count(*) AS n FROM audit_ref_pending').get() as { n: number }).n).toBe(0);
+      expect((after.prepare('SELECT through FROM audit_ref_indexed').get() as { through: number }).through).toBe(total);
       after.close();
     } finally {
       await store.close();

@@ -31,12 +31,14 @@ export interface Database {
   unique_identifier: { type: string; system: string; value: string; rid: number };
   access_grant: { rid: number; org: string };
   claim: { scope: string; key: string; value: string; expires_at: number };
-  audit_event: { seq: number; recorded: number; outcome: string; subtype: string; org: string | null; json: string; hash: string };
+  /** `refs` (SQLite): the references the event concerns, space-separated, for the FTS index (migration 6). */
+  audit_event: { seq: number; recorded: number; outcome: string; subtype: string; org: string | null; json: string; hash: string; refs?: string | null };
   /** PostgreSQL: one row per (reference, event). */
   audit_entity: { ref: string; seq: number };
   /** SQLite: an FTS5 index of each event's references (see migration 3); rowid is the event's seq. */
   audit_ref: { rowid: number; refs: string };
-  audit_ref_pending: { seq: number; refs: string };
+  /** SQLite: one row, the last event whose references are in audit_ref (migration 6). */
+  audit_ref_indexed: { through: number };
 }
 
 export type SqlDialect = 'sqlite' | 'postgres';

@@ -1,4 +1,4 @@
-import { sql, type CompiledQuery, type Kysely } from 'kysely';
+import type { CompiledQuery, Kysely } from 'kysely';
 import type { AuditEntry, AuditHead, HistoryPage, HistoryQuery, SearchPage, SearchQuery, Stored } from '../store.js';
 import { auditCountQuery, auditHistoryQuery, auditRefTokens, auditSearchQuery } from './audit-sql.js';
 import type { Database, SqlDialect, SqlRunner } from './database.js';
@@ -38,7 +38,7 @@ export interface LedgerOptions {
 }
 
 const AUDIT = 'AuditEvent';
-/** SQLite: events whose references wait in audit_ref_pending before one bulk FTS insert (migration 5). */
+/** SQLite: events whose references wait in their ledger rows before one bulk FTS insert (migration 6). */
 const INDEX_EVERY = 256;
 
 /**
@@ -115,13 +115,13 @@ export class SqlLedger {
   }
 
   private async insert(entries: AuditEntry[]): Promise<void> {
+    const sqlite = this.dialect === 'sqlite';
     await insertRows(this.db, this.queries, this.sql, 'audit_event', entries.map((e) => ({
       seq: e.seq, recorded: e.recorded, outcome: e.outcome, subtype: e.subtype, org: e.org ?? null, json: e.json, hash: e.hash,
+      // SQLite: the references ride in the row until their bulk move to the FTS index (migration 6).
+      ...(sqlite ? { refs: e.entities.length > 0 ? [...new Set(e.entities)].join(' ') : null } : {}),
     })));
-    if (this.dialect === 'sqlite') {
-      // One FTS row per event that concerns anything (migration 3), by way of audit_ref_pending (migration 5).
-      await insertRows(this.db, this.queries, this.sql, 'audit_ref_pending',
-        entries.filter((e) => e.entities.length > 0).map((e) => ({ seq: e.seq, refs: auditRefTokens(e.entities) })));
+    if (sqlite) {
       const first = entries[0]!.seq;
       const last = entries.at(-1)!.seq;
       if (Math.floor(last / INDEX_EVERY) > Math.floor((first - 1) / INDEX_EVERY)) await this.indexPending();
@@ -145,10 +145,22 @@ export class SqlLedger {
     return granted === undefined ? (await this.rows(auditHistoryQuery(this.db, { id, count: 1 })))[0] : undefined;
   }
 
-  /** SQLite: moves the references waiting in audit_ref_pending into the FTS index, in this transaction. */
+  /**
+   * SQLite: puts the references of the events after the last indexed one into the FTS index, in this
+   * transaction, and moves the mark to the last event inserted. References are not case-folded there:
+   * each is one hex token (see auditRefTokens).
+   */
   private async indexPending(): Promise<void> {
-    await this.sql.run(sql`insert into audit_ref (rowid, refs) select seq, refs from audit_ref_pending`.compile(this.db));
-    await this.sql.run(sql`delete from audit_ref_pending`.compile(this.db));
+    const mark = await this.sql.all<{ through: number }>(this.queries.get('audit-indexed', () =>
+      this.db.selectFrom('audit_ref_indexed').select('through'), {}));
+    const through = Number(mark[0]?.through ?? 0);
+    const rows = await this.sql.all<{ seq: number; refs: string | null }>(this.queries.get('audit-unindexed', ($) =>
+      this.db.selectFrom('audit_event').select(['seq', 'refs']).where('seq', '>', num($, 'through')).orderBy('seq'), { through }));
+    if (rows.length === 0) return;
+    await insertRows(this.db, this.queries, this.sql, 'audit_ref', rows.flatMap((r) =>
+      r.refs ? [{ rowid: Number(r.seq), refs: auditRefTokens(r.refs.split(' ')) }] : []));
+    await this.sql.run(this.queries.get('audit-indexed-mark', ($) =>
+      this.db.updateTable('audit_ref_indexed').set({ through: num($, 'through') }), { through: Number(rows.at(-1)!.seq) }));
   }
 
   async search(query: SearchQuery, asOf: number): Promise<SearchPage> {

@@ -8,7 +8,7 @@ const INSERT_CHUNK = 200;
 /** A slot standing where the builder expects a number (slots are placeholders, typed by what fills them). */
 export const num = ($: (name: string) => string, name: string) => $(name) as unknown as number;
 
-export type RowTable = 'sp_token' | 'sp_reference' | 'sp_date' | 'sp_string' | 'audit_event' | 'audit_entity' | 'audit_ref_pending';
+export type RowTable = 'sp_token' | 'sp_reference' | 'sp_date' | 'sp_string' | 'audit_event' | 'audit_entity' | 'audit_ref';
 
 /** Inserts rows with multi-row INSERTs, each shape (table and row count) compiled once. */
 export async function insertRows<T extends RowTable>(
@@ -17,10 +17,11 @@ export async function insertRows<T extends RowTable>(
   for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
     const chunk = rows.slice(i, i + INSERT_CHUNK);
     const columns = Object.keys(chunk[0]!) as (keyof Database[T] & string)[];
-    const values: Record<string, unknown> = {};
-    chunk.forEach((row, r) => columns.forEach((c) => { values[`${r}.${c}`] = row[c]; }));
+    // Row by row, column by column: the order the INSERT binds its values in.
+    const values: unknown[] = [];
+    for (const row of chunk) for (const c of columns) values.push(row[c]);
     // The union of row types is too wide for the builder's overloads; each table gets its own rows.
-    await runner.run(queries.get(`insert-${table}-${chunk.length}`, ($) => db.insertInto(table)
-      .values(chunk.map((_, r) => Object.fromEntries(columns.map((c) => [c, $(`${r}.${c}`)]))) as never), values));
+    await runner.run(queries.positional(`insert-${table}-${columns.join(',')}-${chunk.length}`, ($) => db.insertInto(table)
+      .values(chunk.map((_, r) => Object.fromEntries(columns.map((c, k) => [c, $(r * columns.length + k)]))) as never), values));
   }
 }
