@@ -25,6 +25,8 @@ import { Questionnaires } from './outcomes/questionnaires.js';
 import { processMessageOperation } from './referral/process-message.js';
 import { loadReferralReasons } from './referral/reasons.js';
 import { createApp } from './http/app.js';
+import type { FhirRouterOptions } from './http/fhir-routes.js';
+import { jsonApiRouter } from './json-api/routes.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
 
@@ -84,15 +86,20 @@ export async function buildApp(parts: AppParts): Promise<Express> {
     startedAt: new Date().toISOString(),
     profiles: supportedProfiles(profilesDir),
   };
+  const authenticate = bearerAuth(tokens);
+  const auditRefused: FhirRouterOptions['auditRefusal'] = (caller, interaction, error) => auditRefusal(store, baseUrl(), caller, interaction, error);
   return createApp({
     logger: parts.logger,
-    routes: [{ path: TOKEN_PATH, router: tokenRouter({ clients: deployment.clients, store, tokens, baseUrl, limiter: new FailureLimiter() }) }],
+    routes: [
+      { path: TOKEN_PATH, router: tokenRouter({ clients: deployment.clients, store, tokens, baseUrl, limiter: new FailureLimiter() }) },
+      { path: '/api/v1', router: jsonApiRouter({ context, authenticate, auditRefusal: auditRefused, version: info.version }) },
+    ],
     fhir: {
       context, info,
-      authenticate: bearerAuth(tokens),
+      authenticate,
       smartConfiguration: () => smartConfiguration(baseUrl()),
       operations: [verifyOperation(store, context), processMessageOperation(context)],
-      auditRefusal: (caller, interaction, error) => auditRefusal(store, baseUrl(), caller, interaction, error),
+      auditRefusal: auditRefused,
     },
   });
 }

@@ -8,6 +8,7 @@ import {
 } from '../fhir/interaction.js';
 import { limitJsonDepth } from './json-depth.js';
 import { negotiateJson, requireBodyType, responseType } from './negotiation.js';
+import { interactionInfo } from './request-context.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -70,18 +71,6 @@ function rawQuery(req: Request): URLSearchParams {
   return new URLSearchParams(i < 0 ? '' : req.originalUrl.slice(i + 1));
 }
 
-function requestInfo(req: Request, res: Response, subtype: string, type?: string, query?: string): InteractionInfo {
-  // req.ip is a getter that walks the proxy chain each time: the bearer check has already done so.
-  const address = (res.locals.caller as Caller | undefined)?.address ?? req.ip;
-  return {
-    subtype,
-    ...(type ? { type } : {}),
-    ...(query ? { query } : {}),
-    requestId: String(res.getHeader('X-Request-Id') ?? ''),
-    ...(address ? { address } : {}),
-  };
-}
-
 /** The FHIR REST API under /fhir: HTTP is translated to FhirRequests and back, nothing more. */
 export function fhirRouter({ context: ctx, info, authenticate, smartConfiguration, operations = [], auditRefusal }: FhirRouterOptions): express.Router {
   const router = express.Router();
@@ -112,7 +101,7 @@ export function fhirRouter({ context: ctx, info, authenticate, smartConfiguratio
       let result: FhirResult;
       if (bundle.type === 'transaction') {
         res.locals.audited = true;
-        result = await ctx.run(caller, requestInfo(req, res, 'transaction'), async (tx) =>
+        result = await ctx.run(caller, interactionInfo(req, res, 'transaction'), async (tx) =>
           ({ status: 200, resource: await transaction(bundle, caller, tx, ctx) }));
       } else {
         // Each batch entry is its own audited interaction.
@@ -150,7 +139,7 @@ export function fhirRouter({ context: ctx, info, authenticate, smartConfiguratio
       const code = interactionCode(fhirReq);
       const searching = code === 'search-type' || code.startsWith('history');
       res.locals.audited = true;
-      const result = await ctx.run(caller, requestInfo(req, res, code, route.type, searching ? query.toString() : undefined),
+      const result = await ctx.run(caller, interactionInfo(req, res, code, route.type, searching ? query.toString() : undefined),
         (tx) => dispatch(fhirReq, tx, ctx));
       send(req, res, result, ctx.baseUrl);
     } catch (e) {
@@ -163,7 +152,7 @@ export function fhirRouter({ context: ctx, info, authenticate, smartConfiguratio
     if (res.locals.audited) return next(err);
     const route = parseRequestUrl(req.path);
     const code = route ? interactionCode({ ...route, method: (req.method === 'HEAD' ? 'GET' : req.method) as FhirRequest['method'] }) : 'unknown';
-    auditRefusal(res.locals.caller as Caller | undefined, requestInfo(req, res, code ?? 'unknown', route?.type), err)
+    auditRefusal(res.locals.caller as Caller | undefined, interactionInfo(req, res, code ?? 'unknown', route?.type), err)
       .then(() => next(err), () => next(err));
   });
   return router;

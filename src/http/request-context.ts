@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import type { Caller, InteractionInfo } from '../fhir/interaction.js';
 
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9\-_.:]{1,128}$/;
 
@@ -22,5 +23,18 @@ export function requestContext(logger: Logger) {
       logger.info({ requestId: id, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     next();
+  };
+}
+
+/** What the audit trail records of a request before its interaction runs (see InteractionInfo). */
+export function interactionInfo(req: Request, res: Response, subtype: string, type?: string, query?: string): InteractionInfo {
+  // req.ip is a getter that walks the proxy chain each time: the bearer check has already done so.
+  const address = (res.locals.caller as Caller | undefined)?.address ?? req.ip;
+  return {
+    subtype,
+    ...(type ? { type } : {}),
+    ...(query ? { query } : {}),
+    requestId: String(res.getHeader('X-Request-Id') ?? ''),
+    ...(address ? { address } : {}),
   };
 }

@@ -1,0 +1,173 @@
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { transaction } from '../fhir/bundle.js';
+import { FhirError } from '../fhir/errors.js';
+import type { Caller, FhirContext, FhirResult, InteractionInfo } from '../fhir/interaction.js';
+import { BODY_LIMIT } from '../http/fhir-routes.js';
+import { interactionInfo } from '../http/request-context.js';
+import type { Stored, StoreTx } from '../store/store.js';
+import { openApiDocument, type ApiOperation } from './openapi.js';
+import { parseBody, problem, problemFromFhir, PROBLEM_MEDIA_TYPE, ProblemError, type ExpressionMapper } from './problem.js';
+import { referralBundle, referralIdentifierSystem } from './referral-in.js';
+import { ReferralIn, type ReferralCreated } from './schemas.js';
+
+export interface JsonApiOptions {
+  context: FhirContext;
+  /** The bearer-token check /fhir uses: the same tokens, the same caller. */
+  authenticate: RequestHandler;
+  /** Records a request refused before its interaction ran, as /fhir does. */
+  auditRefusal: (caller: Caller | undefined, info: InteractionInfo, error: unknown) => Promise<void>;
+  version: string;
+}
+
+/** An operation of the API with the FHIR interaction it is audited as. */
+interface Route extends ApiOperation {
+  audit: { subtype: string; type: string };
+  /** Answers the call; `self` is this route (what its interaction is audited as). */
+  handler: (req: Request, res: Response, self: Route) => Promise<void>;
+}
+
+const AUTH_REFUSALS = { 401: 'No valid access token', 403: 'The client\'s role may not do this' };
+
+/** The referral a practice sent under `identifier`, if this caller can see it. */
+async function sentReferral(tx: StoreTx, practice: string, identifier: string): Promise<Stored | undefined> {
+  const page = await tx.search({
+    type: 'ServiceRequest', sort: 'default', count: 1,
+    filters: [{ kind: 'token', param: 'identifier', values: [{ system: referralIdentifierSystem(practice), code: identifier }] }],
+  });
+  return page.matches[0];
+}
+
+const idOf = (reference: string | undefined): string => reference?.split('/')[1] ?? '';
+
+/** The resources a referral stands as: its ServiceRequest, the Task made for it, its Patient and Consent. */
+async function referralResources(tx: StoreTx, sr: Stored): Promise<fhir4.Resource[]> {
+  const request = sr.resource as fhir4.ServiceRequest;
+  const tasks = await tx.search({
+    type: 'Task', sort: 'default', count: 10,
+    filters: [{ kind: 'reference', param: 'based-on', targets: [`ServiceRequest/${sr.id}`] }],
+  });
+  const patient = await tx.read('Patient', idOf(request.subject.reference));
+  const consent = await tx.read('Consent', idOf(request.supportingInfo?.[0]?.reference));
+  return [request, ...tasks.matches.map((t) => t.resource), ...(patient ? [patient.resource] : []), ...(consent ? [consent.resource] : [])];
+}
+
+function created(resources: fhir4.Resource[]): ReferralCreated {
+  const sr = resources.find((r): r is fhir4.ServiceRequest => r.resourceType === 'ServiceRequest')!;
+  const task = resources.find((r): r is fhir4.Task => r.resourceType === 'Task');
+  return {
+    id: sr.id!,
+    identifier: sr.identifier?.[0]?.value ?? '',
+    status: task?.status ?? 'requested',
+    task: task?.id ?? '',
+    patient: idOf(sr.subject.reference),
+    consent: idOf(sr.supportingInfo?.[0]?.reference),
+  };
+}
+
+const collection = (resources: fhir4.Resource[]): fhir4.Bundle => ({
+  resourceType: 'Bundle', type: 'collection', entry: resources.map((resource) => ({ resource })),
+});
+
+/**
+ * The plain-JSON API at /api/v1 (DESIGN.md "Plain-JSON API"): each call is translated into FHIR
+ * interactions run by the same core as /fhir, in one audited transaction, and their result back into
+ * plain JSON. Nothing is stored but the FHIR resources.
+ */
+export function jsonApiRouter({ context: ctx, authenticate, auditRefusal, version }: JsonApiOptions): express.Router {
+  /** Runs `fn` as the caller, audited as `route`; a refusal of the core comes back as problem details. */
+  const run = async (req: Request, res: Response, route: Route, mapper: ExpressionMapper, fn: (tx: StoreTx) => Promise<FhirResult>) => {
+    res.locals.audited = true;
+    try {
+      return await ctx.run(res.locals.caller as Caller, interactionInfo(req, res, route.audit.subtype, route.audit.type), fn);
+    } catch (e) {
+      throw e instanceof FhirError ? problemFromFhir(e, mapper) : e;
+    }
+  };
+
+  const routes: Route[] = [{
+    method: 'post', path: '/referrals', operationId: 'createReferral',
+    summary: 'Refer a patient to social prescribing',
+    description: 'Records the patient (matched by NHS number), their consent and the referral, routed to the social prescribing '
+      + 'service named or configured for the practice, which sees it as a new Task. The same checks apply as to a FHIR referral. '
+      + 'A referral sent again with the same identifier answers 200 with the referral first made.',
+    body: 'ReferralIn',
+    success: { status: 201, schema: 'ReferralCreated', description: 'The referral, as made (200 when it had been made before)' },
+    refusals: { 400: 'The body does not match the schema', ...AUTH_REFUSALS, 415: 'The body is not JSON', 422: 'The referral breaks an intake rule' },
+    audit: { subtype: 'transaction', type: 'ServiceRequest' },
+    handler: async (req, res, self) => {
+      const input = parseBody(ReferralIn, req.body);
+      const caller = res.locals.caller as Caller;
+      const practice = input.practice ?? caller.organization;
+      const { bundle, mapper } = referralBundle(input, practice);
+      let made = false;
+      const result = await run(req, res, self, mapper, async (tx) => {
+        let sr = await sentReferral(tx, practice, input.identifier);
+        if (!sr) {
+          const response = await transaction(bundle, caller, tx, ctx);
+          const location = response.entry?.[2]?.response?.location ?? '';
+          sr = await tx.read('ServiceRequest', idOf(location));
+          if (!sr) throw new Error(`the referral just made (${location}) cannot be read back`);
+          made = true;
+        }
+        return { status: made ? 201 : 200, resource: collection(await referralResources(tx, sr)) };
+      });
+      const body = created(((result.resource as fhir4.Bundle).entry ?? []).map((e) => e.resource!));
+      if (made) res.setHeader('Location', `/api/v1/referrals/${body.id}`);
+      res.status(result.status).json(body);
+    },
+  }];
+
+  const router = express.Router();
+  const document = () => openApiDocument(routes, version);
+  router.get('/openapi.json', (_req, res) => void res.json(document()));
+  router.use(authenticate);
+  router.use(express.json({ limit: BODY_LIMIT }));
+  for (const route of routes) {
+    const expressPath = route.path.replace(/\{(\w+)\}/g, ':$1');
+    router[route.method](expressPath, (req, res, next) => {
+      if (route.body && !req.is('application/json')) {
+        return next(problem(415, 'not-supported', `Send the body as application/json (it was ${req.headers['content-type'] ?? 'not typed'})`, [{ header: 'Content-Type', detail: 'must be application/json' }]));
+      }
+      route.handler(req, res, route).catch(next);
+    });
+  }
+  router.use((req, _res, next) => next(problem(404, 'not-found', `Nothing is served at ${req.method} /api/v1${req.path}`)));
+  router.use(problemHandler(routes, auditRefusal));
+  return router;
+}
+
+/** Every refusal of the API as problem details; one that no interaction has audited yet is audited here. */
+function problemHandler(routes: readonly Route[], auditRefusal: JsonApiOptions['auditRefusal']) {
+  return (err: unknown, req: Request, res: Response, next: NextFunction): void => {
+    const refusal = err instanceof ProblemError ? err
+      : err instanceof FhirError ? problemFromFhir(err)
+        : bodyProblem(err);
+    if (!refusal) return next(err); // not a refusal: the app's error handler answers 500 and logs it
+    const send = () => {
+      if (res.headersSent) return void res.end();
+      for (const [k, v] of Object.entries(refusal.headers)) res.setHeader(k, v);
+      res.status(refusal.problem.status).type(PROBLEM_MEDIA_TYPE).send(JSON.stringify(refusal.problem));
+    };
+    if (res.locals.audited) return send();
+    const route = routes.find((r) => r.method === req.method.toLowerCase() && new RegExp(`^${r.path.replace(/\{\w+\}/g, '[^/]+')}$`).test(req.path));
+    const info = interactionInfo(req, res, route?.audit.subtype ?? 'unknown', route?.audit.type);
+    auditRefusal(res.locals.caller as Caller | undefined, info, new FhirError(refusal.problem.status, 'invalid', refusal.problem.detail))
+      .then(send, send);
+  };
+}
+
+/** express's body-parser errors, as problem details. */
+function bodyProblem(err: unknown): ProblemError | undefined {
+  const e = err as { type?: string; limit?: number };
+  switch (e.type) {
+    case 'entity.parse.failed':
+      return problem(400, 'structure', 'The body is not valid JSON', [{ pointer: '#', detail: 'not valid JSON' }]);
+    case 'entity.too.large':
+      return problem(413, 'too-costly', `The body is larger than the ${e.limit ?? BODY_LIMIT}-byte limit`);
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return problem(415, 'not-supported', 'Only UTF-8 bodies without content encoding, or gzip/deflate, are accepted');
+    default:
+      return undefined;
+  }
+}
