@@ -100,11 +100,14 @@ export function problemFromFhir(err: FhirError, mapper: ExpressionMapper = () =>
     const expression = issue.expression?.[0];
     const header = expression === undefined ? undefined : HEADER_EXPRESSIONS[expression];
     const where = header ? { header } : expression === undefined ? undefined : mapper(expression);
-    return { ...(where ?? { pointer: '#' }), detail: issue.diagnostics };
+    return { ...(where ?? { pointer: '#' }), detail: plain(issue.diagnostics) };
   });
   const first = err.issues[0]!;
-  return new ProblemError(problemOf(err.status, first.code, first.diagnostics, errors), err.headers);
+  return new ProblemError(problemOf(err.status, first.code, plain(first.diagnostics), errors), err.headers);
 }
+
+/** A JSON client sent no Bundle: the entry a transaction's error names means nothing to it. */
+const plain = (diagnostics: string): string => diagnostics.replace(/^Bundle\.entry\[\d+\]: /, '');
 
 /** Any other refusal: a status and what to say. */
 export function problem(status: number, code: IssueCode, detail: string, errors: FieldError[] = []): ProblemError {
