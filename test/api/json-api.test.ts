@@ -1,17 +1,9 @@
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { nhsNumber } from '../fixtures/gateway.js';
-import { startSecureTestGateway, type AuthedClient, type SecureTestGateway } from '../fixtures/secure-gateway.js';
+import { gatewayForFile, type AuthedClient } from '../fixtures/secure-gateway.js';
 
-let gw: SecureTestGateway;
-let gp: AuthedClient;
-let auditor: AuthedClient;
-let lw: AuthedClient;
-beforeAll(async () => {
-  gw = await startSecureTestGateway();
-  [gp, auditor, lw] = await Promise.all([gw.as('referrer'), gw.as('auditor'), gw.as('linkWorker')]);
-});
-afterAll(async () => { await gw.close(); });
+const t = gatewayForFile(['referrer', 'auditor', 'linkWorker']);
 
 const SOCIAL_ISOLATION = '422650009';
 
@@ -32,21 +24,21 @@ function jsonReferral(seed: number, overrides: Record<string, unknown> = {}) {
 }
 
 const post = (client: AuthedClient | undefined, path: string, body: unknown) => {
-  const r = request(gw.app).post(`/api/v1${path}`).set('Content-Type', 'application/json');
+  const r = request(t.gw.app).post(`/api/v1${path}`).set('Content-Type', 'application/json');
   return (client ? r.set('Authorization', `Bearer ${client.token}`) : r).send(JSON.stringify(body));
 };
-const count = async (query: string) => (await auditor.get(`${query}${query.includes('?') ? '&' : '?'}_summary=count`)).body.total as number;
+const count = async (query: string) => (await t.auditor.get(`${query}${query.includes('?') ? '&' : '?'}_summary=count`)).body.total as number;
 
 describe('JSON API: referrals in', () => {
   it('makes the same FHIR resources a GP system would send, field by field, and the Task the service polls', async () => {
     const input = jsonReferral(7001);
-    const res = await post(gp, '/referrals', input);
+    const res = await post(t.referrer, '/referrals', input);
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     expect(res.headers.location).toBe(`/api/v1/referrals/${res.body.id}`);
     expect(res.body).toMatchObject({ identifier: input.identifier, status: 'requested' });
 
-    const sr = (await auditor.get(`/fhir/ServiceRequest/${res.body.id}`)).body as fhir4.ServiceRequest;
+    const sr = (await t.auditor.get(`/fhir/ServiceRequest/${res.body.id}`)).body as fhir4.ServiceRequest;
     expect(sr.identifier).toEqual([{ system: 'https://signpost.health/Id/referral/A81001', value: input.identifier }]);
     expect(sr).toMatchObject({ status: 'active', intent: 'order', subject: { reference: `Patient/${res.body.patient}` } });
     expect(sr.code?.coding?.[0]).toMatchObject({ system: 'http://snomed.info/sct', code: '871731000000106' });
@@ -56,28 +48,28 @@ describe('JSON API: referrals in', () => {
     expect(sr.supportingInfo).toEqual([{ reference: `Consent/${res.body.consent}` }]);
     expect(sr.note).toEqual([{ text: 'Prefers a morning call', authorString: 'Dr Amara Okoye' }]);
 
-    const patient = (await auditor.get(`/fhir/Patient/${res.body.patient}`)).body as fhir4.Patient;
+    const patient = (await t.auditor.get(`/fhir/Patient/${res.body.patient}`)).body as fhir4.Patient;
     expect(patient.identifier).toEqual([{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: input.patient.nhsNumber }]);
     expect(patient.name).toEqual([{ use: 'official', family: 'Jones7001', given: ['Alex', 'Jo'] }]);
     expect(patient.birthDate).toBe('1958-03-14');
     expect(patient.telecom).toEqual([{ system: 'phone', value: '07700 900123' }, { system: 'email', value: 'alex@example.org' }]);
 
-    const consent = (await auditor.get(`/fhir/Consent/${res.body.consent}`)).body as fhir4.Consent;
+    const consent = (await t.auditor.get(`/fhir/Consent/${res.body.consent}`)).body as fhir4.Consent;
     expect(consent).toMatchObject({
       status: 'active', dateTime: '2026-11-30T09:15:00Z', patient: { reference: `Patient/${res.body.patient}` },
       performer: [{ reference: `Patient/${res.body.patient}` }], policyRule: { text: 'Sharing with the social prescribing service' },
       provision: { type: 'permit' },
     });
 
-    const task = (await lw.get(`/fhir/Task/${res.body.task}`)).body as fhir4.Task;
+    const task = (await t.linkWorker.get(`/fhir/Task/${res.body.task}`)).body as fhir4.Task;
     expect(task).toMatchObject({ status: 'requested', focus: { reference: `ServiceRequest/${res.body.id}` }, owner: { reference: 'Organization/SP001' } });
   });
 
   it('answers a re-sent referral with the first one (200) and stores nothing twice', async () => {
     const input = jsonReferral(7002);
-    const first = await post(gp, '/referrals', input);
+    const first = await post(t.referrer, '/referrals', input);
     expect(first.status).toBe(201);
-    const again = await post(gp, '/referrals', input);
+    const again = await post(t.referrer, '/referrals', input);
     expect(again.status, JSON.stringify(again.body)).toBe(200);
     expect(again.body).toEqual(first.body);
     expect(await count(`/fhir/ServiceRequest?identifier=${encodeURIComponent(`https://signpost.health/Id/referral/A81001|${input.identifier}`)}`)).toBe(1);
@@ -93,7 +85,7 @@ describe('JSON API: referrals in', () => {
     ['a malformed email', { patient: { ...jsonReferral(1).patient, email: 'not-an-email' } }, '#/patient/email'],
   ])('refuses %s with 400 problem details pointing at the field, and writes nothing', async (_what, change, pointer) => {
     const before = await count('/fhir/ServiceRequest');
-    const res = await post(gp, '/referrals', jsonReferral(7003, change));
+    const res = await post(t.referrer, '/referrals', jsonReferral(7003, change));
     expect(res.status).toBe(400);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.body).toMatchObject({ status: 400, type: expect.stringMatching(/^https:\/\/signpost\.health\/problems\//), title: expect.any(String) });
@@ -109,7 +101,7 @@ describe('JSON API: referrals in', () => {
     const before = await count('/fhir/ServiceRequest');
     const patients = await count('/fhir/Patient');
     const base = jsonReferral(7004);
-    const res = await post(gp, '/referrals', { ...base, ...change(base) });
+    const res = await post(t.referrer, '/referrals', { ...base, ...change(base) });
     expect(res.status, JSON.stringify(res.body)).toBe(422);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toContain(pointer);
@@ -124,29 +116,29 @@ describe('JSON API: referrals in', () => {
     expect(none.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(none.headers['www-authenticate']).toMatch(/^Bearer realm="signpost"/);
     const input = jsonReferral(7006);
-    const refused = await post(lw, '/referrals', input);
+    const refused = await post(t.linkWorker, '/referrals', input);
     expect(refused.status, JSON.stringify(refused.body)).toBe(403);
     expect(refused.body.type).toBe('https://signpost.health/problems/forbidden');
-    const events = (await auditor.get('/fhir/AuditEvent?subtype=transaction&outcome=4&_sort=-_lastUpdated&_count=5')).body as fhir4.Bundle;
+    const events = (await t.auditor.get('/fhir/AuditEvent?subtype=transaction&outcome=4&_sort=-_lastUpdated&_count=5')).body as fhir4.Bundle;
     const agents = (events.entry ?? []).map((e) => (e.resource as fhir4.AuditEvent).agent[0]?.who?.identifier?.value);
-    expect(agents).toContain(gw.clients.linkWorker.config.clientId);
+    expect(agents).toContain(t.gw.clients.linkWorker.config.clientId);
   });
 
   it('leaves an AuditEvent of the call naming the client, the referral and the patient', async () => {
-    const res = await post(gp, '/referrals', jsonReferral(7007));
+    const res = await post(t.referrer, '/referrals', jsonReferral(7007));
     expect(res.status).toBe(201);
-    const events = (await auditor.get(`/fhir/AuditEvent?entity=ServiceRequest/${res.body.id}&subtype=transaction`)).body as fhir4.Bundle;
+    const events = (await t.auditor.get(`/fhir/AuditEvent?entity=ServiceRequest/${res.body.id}&subtype=transaction`)).body as fhir4.Bundle;
     expect(events.entry).toHaveLength(1);
     const event = events.entry![0]!.resource as fhir4.AuditEvent;
     expect(event.outcome).toBe('0');
-    expect(event.agent[0]?.who?.identifier?.value).toBe(gw.clients.referrer.config.clientId);
+    expect(event.agent[0]?.who?.identifier?.value).toBe(t.gw.clients.referrer.config.clientId);
     expect((event.entity ?? []).map((e) => e.what?.reference)).toContain(`Patient/${res.body.patient}`);
   });
 });
 
 describe('JSON API: its OpenAPI document', () => {
   it('is served without a token, as OpenAPI 3.1, with every route and the schemas they validate with', async () => {
-    const res = await request(gw.app).get('/api/v1/openapi.json');
+    const res = await request(t.gw.app).get('/api/v1/openapi.json');
     expect(res.status).toBe(200);
     expect(res.body.openapi).toBe('3.1.0');
     expect(res.body.paths['/referrals'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ReferralIn' });
