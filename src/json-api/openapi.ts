@@ -15,6 +15,8 @@ export interface ApiOperation {
   success: { status: number; schema: string; description: string };
   /** Refusal statuses this operation can answer, each with what it means here. */
   refusals: Record<number, string>;
+  /** Query parameters. */
+  parameters?: { name: string; description: string }[];
   /** Whether the call needs a bearer token (every call but the document itself does). */
   secured?: boolean;
 }
@@ -33,9 +35,12 @@ export function openApiDocument(operations: readonly ApiOperation[], version: st
   for (const s of Object.values(schemas)) delete s.$schema;
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of operations) {
-    const parameters = [...op.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
-      name, in: 'path', required: true, schema: { type: 'string' }, description: 'The referral\'s id',
-    }));
+    const parameters = [
+      ...[...op.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
+        name, in: 'path', required: true, schema: { type: 'string' }, description: 'The referral\'s id',
+      })),
+      ...(op.parameters ?? []).map((p) => ({ name: p.name, in: 'query', required: false, schema: { type: 'string' }, description: p.description })),
+    ];
     const problem = { content: { 'application/problem+json': { schema: ref('Problem') } } };
     (paths[op.path] ??= {})[op.method] = {
       operationId: op.operationId,

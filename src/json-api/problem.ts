@@ -3,11 +3,13 @@ import { FhirError, type IssueCode } from '../fhir/errors.js';
 
 /**
  * One thing at fault: a field of the request body, as an RFC 6901 JSON Pointer in URI-fragment form
- * (`#/patient/nhsNumber`; `#` is the whole body), or a request header.
+ * (`#/patient/nhsNumber`; `#` is the whole body), a request header or a query parameter.
  */
 export interface FieldError {
   pointer?: string;
   header?: string;
+  /** A query parameter. */
+  parameter?: string;
   detail: string;
 }
 

@@ -8,7 +8,9 @@ import type { Stored, StoreTx } from '../store/store.js';
 import { openApiDocument, type ApiOperation } from './openapi.js';
 import { parseBody, problem, problemFromFhir, PROBLEM_MEDIA_TYPE, ProblemError, type ExpressionMapper } from './problem.js';
 import { referralBundle, referralIdentifierSystem } from './referral-in.js';
-import { ReferralIn, type ReferralCreated } from './schemas.js';
+import { ReferralReader } from './referral-out.js';
+import { listCursor, nextCursor, type ListCursor } from './list-cursor.js';
+import { ReferralIn, type ReferralCreated, type ReferralDetail, type ReferralSummary } from './schemas.js';
 
 export interface JsonApiOptions {
   context: FhirContext;
@@ -25,6 +27,11 @@ interface Route extends ApiOperation {
   /** Answers the call; `self` is this route (what its interaction is audited as). */
   handler: (req: Request, res: Response, self: Route) => Promise<void>;
 }
+
+/** Referrals per page of the list. */
+const PAGE = 50;
+// http://hl7.org/fhir/R4/valueset-task-status.html
+const TASK_STATUSES = new Set(['draft', 'requested', 'received', 'accepted', 'rejected', 'ready', 'cancelled', 'in-progress', 'on-hold', 'failed', 'completed', 'entered-in-error']);
 
 const AUTH_REFUSALS = { 401: 'No valid access token', 403: 'The client\'s role may not do this' };
 
@@ -116,6 +123,73 @@ export function jsonApiRouter({ context: ctx, authenticate, auditRefusal, versio
       res.status(result.status).json(body);
     },
   }];
+
+  routes.push({
+    method: 'get', path: '/referrals', operationId: 'listReferrals',
+    summary: 'The referrals your organisation works on, in the order they last changed',
+    description: 'For link-worker platforms and community groups: the referrals whose Task your organisation owns, oldest '
+      + 'change first, 50 a page. Pass the page\'s next as after= to get the next page, or later what has changed since: '
+      + 'a referral that changes again comes back with its new status. status= keeps only Tasks in that status.',
+    parameters: [
+      { name: 'status', description: 'A Task status (requested, accepted, in-progress, on-hold, completed, …)' },
+      { name: 'after', description: 'The next of the previous page' },
+    ],
+    success: { status: 200, schema: 'ReferralPage', description: 'A page of referrals' },
+    refusals: { 400: 'A parameter is not valid', ...AUTH_REFUSALS },
+    audit: { subtype: 'search-type', type: 'Task' },
+    handler: async (req, res, self) => {
+      const caller = res.locals.caller as Caller;
+      if (caller.role !== 'link-worker' && caller.role !== 'community-asset') {
+        throw problem(403, 'forbidden', 'The list is of referrals an organisation works on: link workers and community groups. Read one referral with GET /api/v1/referrals/{id}');
+      }
+      const status = typeof req.query.status === 'string' ? req.query.status : undefined;
+      if (status !== undefined && !TASK_STATUSES.has(status)) {
+        throw problem(400, 'value', `status=${status} is not a Task status`, [{ parameter: 'status', detail: `one of ${[...TASK_STATUSES].join(', ')}` }]);
+      }
+      const cursor = listCursor(req.query.after);
+      let items: ReferralSummary[] = [];
+      let next: ListCursor = cursor;
+      await run(req, res, self, () => undefined, async (tx) => {
+        const page = await tx.search({
+          type: 'Task', sort: '_lastUpdated', count: PAGE + cursor.seen.length,
+          filters: [
+            { kind: 'reference', param: 'owner', targets: [`Organization/${caller.organization}`] },
+            ...(status ? [{ kind: 'token' as const, param: 'status', values: [{ code: status }] }] : []),
+            { kind: 'lastUpdated', prefix: 'ge', range: { lo: cursor.from, hi: cursor.from } },
+          ],
+        });
+        const fresh = page.matches.filter((t) => !(t.lastUpdated === cursor.from && cursor.seen.includes(t.id))).slice(0, PAGE);
+        const reader = new ReferralReader(tx, caller);
+        items = [];
+        for (const t of fresh) items.push(await reader.summary(t));
+        next = nextCursor(cursor, fresh);
+        return { status: 200, resource: collection([...reader.returned.values()]) };
+      });
+      res.json({ items, next: next.encoded });
+    },
+  }, {
+    method: 'get', path: '/referrals/{id}', operationId: 'getReferral',
+    summary: 'One referral',
+    description: 'The referral as the client may see it, with its consent, every step of its Task so far and its hand-ons. '
+      + 'A referral the client may not see answers 404, as one that does not exist.',
+    success: { status: 200, schema: 'ReferralDetail', description: 'The referral' },
+    refusals: { ...AUTH_REFUSALS, 404: 'No such referral for this client' },
+    audit: { subtype: 'read', type: 'ServiceRequest' },
+    handler: async (req, res, self) => {
+      const caller = res.locals.caller as Caller;
+      const id = String(req.params.id);
+      let detail: ReferralDetail | undefined;
+      await run(req, res, self, () => undefined, async (tx) => {
+        const reader = new ReferralReader(tx, caller);
+        const task = await reader.taskOf(id);
+        if (!task) throw new FhirError(404, 'not-found', `No referral ${id} is known to this client`);
+        detail = await reader.detail(task);
+        return { status: 200, resource: collection([...reader.returned.values()]) };
+      });
+      res.setHeader('ETag', detail!.etag);
+      res.json(detail);
+    },
+  });
 
   const router = express.Router();
   const document = () => openApiDocument(routes, version);

@@ -67,6 +67,53 @@ export const ProblemSchema = z.object({
   errors: z.array(z.object({
     pointer: z.string().optional().describe('RFC 6901 JSON Pointer to the field at fault, in URI-fragment form ("#" is the whole body)'),
     header: z.string().optional().describe('The request header at fault'),
+    parameter: z.string().optional().describe('The query parameter at fault'),
     detail: z.string(),
   })).optional(),
 }).register(apiSchemas, { id: 'Problem', description: 'RFC 9457 problem details: every refusal, with one entry in errors per field at fault' });
+
+const Organisation = z.object({ ods: z.string(), name: z.string().optional() })
+  .register(apiSchemas, { id: 'Organisation', description: 'An organisation by its ODS code, with its name where the gateway knows it' });
+
+export const PatientOut = z.object({
+  nhsNumber: z.string().optional().describe('Given to link workers and referrers; never to community groups'),
+  name: PersonName.partial().optional(),
+  birthDate: z.string().optional(),
+  phone: z.string().optional(),
+  email: z.string().optional(),
+}).register(apiSchemas, { id: 'PatientOut', description: 'The patient, as much of them as the client may see' });
+
+const ReasonOut = z.object({ code: z.string(), text: z.string().optional() });
+
+export const ReferralSummary = z.object({
+  id: z.string().describe('The referral\'s id (its FHIR ServiceRequest)'),
+  identifier: z.string().optional().describe('The referrer\'s reference for it'),
+  task: z.string().describe('The FHIR Task this client\'s organisation works on (a hand-on Task for a community group)'),
+  status: z.string().describe('That Task\'s status (http://hl7.org/fhir/task-status)'),
+  statusReason: ReasonOut.optional(),
+  received: z.string().describe('When the Task was made'),
+  changed: z.string().describe('When the Task last changed: the order of the list'),
+  practice: Organisation.optional().describe('The referring GP practice (not shown to community groups)'),
+  service: Organisation.optional().describe('The social prescribing service; for a community group, the one that handed the referral on'),
+  patient: PatientOut,
+  reasons: z.array(ReasonOut).optional().describe('Not shown to community groups'),
+  etag: z.string().describe('The Task\'s version: send it as If-Match with an action'),
+}).register(apiSchemas, { id: 'ReferralSummary', description: 'A referral as a list shows it' });
+
+export const ReferralDetail = ReferralSummary.extend({
+  consent: z.object({ status: z.string(), date: z.string().optional(), givenBy: z.string().optional(), agreed: z.string().optional() }).optional(),
+  note: z.string().optional(),
+  referrer: z.object({ name: z.string() }).optional(),
+  steps: z.array(z.object({ status: z.string(), reason: ReasonOut.optional(), at: z.string() }))
+    .describe('Every version of the Task, oldest first'),
+  handOns: z.array(z.object({ task: z.string(), asset: Organisation, status: z.string(), note: z.string().optional() }))
+    .describe('The community groups the referral was handed on to'),
+}).register(apiSchemas, { id: 'ReferralDetail', description: 'One referral, with its consent, its steps so far and its hand-ons' });
+
+export const ReferralPage = z.object({
+  items: z.array(ReferralSummary),
+  next: z.string().describe('Pass as after= to get what changed since: given even when items is empty, so a poller never misses a change'),
+}).register(apiSchemas, { id: 'ReferralPage', description: 'Referrals in the order they last changed' });
+
+export type ReferralSummary = z.infer<typeof ReferralSummary>;
+export type ReferralDetail = z.infer<typeof ReferralDetail>;

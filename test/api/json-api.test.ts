@@ -1,9 +1,10 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { nhsNumber } from '../fixtures/gateway.js';
+import { moveTask, type Versioned } from '../fixtures/referrals.js';
 import { gatewayForFile, type AuthedClient } from '../fixtures/secure-gateway.js';
 
-const t = gatewayForFile(['referrer', 'auditor', 'linkWorker']);
+const t = gatewayForFile(['referrer', 'auditor', 'linkWorker', 'communityAsset', 'otherReferrer', 'otherLinkWorker']);
 
 const SOCIAL_ISOLATION = '422650009';
 
@@ -136,6 +137,123 @@ describe('JSON API: referrals in', () => {
   });
 });
 
+const get = (client: AuthedClient, path: string) => request(t.gw.app).get(`/api/v1${path}`).set('Authorization', `Bearer ${client.token}`);
+
+/** Moves a Task through FHIR, as a FHIR platform would, and returns the new version. */
+async function moved(api: AuthedClient, task: Versioned<fhir4.Task>, change: Partial<fhir4.Task>): Promise<Versioned<fhir4.Task>> {
+  const res = await moveTask(api, task, change);
+  expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+  return res.body;
+}
+
+/** Every page of the link worker's list from `after` on, as a poller reads it. */
+async function drain(client: AuthedClient, after?: string) {
+  const items: { id: string; status: string; changed: string }[] = [];
+  let cursor = after;
+  for (;;) {
+    const res = await get(client, `/referrals${cursor ? `?after=${cursor}` : ''}`);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    items.push(...res.body.items);
+    if (res.body.next === cursor || res.body.items.length === 0) return { items, next: res.body.next as string };
+    cursor = res.body.next;
+  }
+}
+
+describe('JSON API: referrals out', () => {
+  it('gives back what went in, field by field (ignoring what the server adds)', async () => {
+    const input = jsonReferral(7101);
+    const made = await post(t.referrer, '/referrals', input);
+    expect(made.status).toBe(201);
+    for (const client of [t.referrer, t.linkWorker]) {
+      const res = await get(client, `/referrals/${made.body.id}`);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const r = res.body;
+      expect(r).toMatchObject({
+        id: made.body.id, identifier: input.identifier, task: made.body.task, status: 'requested',
+        patient: input.patient, reasons: input.reasons, note: input.note, referrer: input.referrer,
+        consent: { status: 'active', ...input.consent },
+        practice: { ods: 'A81001', name: 'Riverside Surgery' }, service: { ods: 'SP001', name: 'Riverside Social Prescribing Service' },
+        steps: [{ status: 'requested' }], handOns: [],
+      });
+      expect(r.etag).toBe('W/"1"');
+      expect(res.headers.etag).toBe('W/"1"');
+    }
+    // Each read is audited as the FHIR read it is, naming what it returned.
+    const events = (await t.auditor.get(`/fhir/AuditEvent?entity=Patient/${made.body.patient}&subtype=read`)).body as fhir4.Bundle;
+    const readers = (events.entry ?? []).map((e) => (e.resource as fhir4.AuditEvent).agent[0]?.who?.identifier?.value);
+    expect(readers).toEqual(expect.arrayContaining([t.gw.clients.referrer.config.clientId, t.gw.clients.linkWorker.config.clientId]));
+  });
+
+  it('carries what a platform needs of a referral made through FHIR, and its steps and hand-ons as they happen', async () => {
+    const input = jsonReferral(7102);
+    const made = await post(t.referrer, '/referrals', input);
+    let task = (await t.linkWorker.get(`/fhir/Task/${made.body.task}`)).body as Versioned<fhir4.Task>;
+    task = await moved(t.linkWorker, task, { status: 'accepted' });
+    task = await moved(t.linkWorker, task, { status: 'in-progress' });
+    const handOn = await t.linkWorker.post('/fhir/Task', {
+      resourceType: 'Task', status: 'requested', intent: 'order',
+      code: { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill' }] },
+      partOf: [{ reference: `Task/${task.id}` }], owner: { reference: 'Organization/V001' },
+      note: [{ text: 'Tuesday walks' }],
+    });
+    expect(handOn.status, JSON.stringify(handOn.body)).toBe(201);
+    const res = await get(t.linkWorker, `/referrals/${made.body.id}`);
+    expect(res.body.status).toBe('in-progress');
+    expect(res.body.etag).toBe(`W/"${task.meta.versionId}"`);
+    expect(res.body.steps.map((s: { status: string }) => s.status)).toEqual(['requested', 'accepted', 'in-progress']);
+    expect(res.body.handOns).toEqual([{ task: handOn.body.id, asset: { ods: 'V001', name: 'Riverside Walking Group' }, status: 'requested', note: 'Tuesday walks' }]);
+
+    // The community group sees its hand-on: the patient's name and contact details, nothing clinical, no NHS number.
+    const asAsset = await get(t.communityAsset, `/referrals/${made.body.id}`);
+    expect(asAsset.status, JSON.stringify(asAsset.body)).toBe(200);
+    expect(asAsset.body).toMatchObject({ task: handOn.body.id, status: 'requested', service: { ods: 'SP001' } });
+    expect(asAsset.body.patient).toEqual({ name: input.patient.name, phone: input.patient.phone, email: input.patient.email });
+    for (const hidden of ['reasons', 'consent', 'note', 'referrer', 'identifier', 'practice']) expect(asAsset.body).not.toHaveProperty(hidden);
+    const listed = (await drain(t.communityAsset)).items.find((i) => i.id === made.body.id);
+    expect(listed).toMatchObject({ task: handOn.body.id, status: 'requested' });
+    expect(listed).not.toHaveProperty('reasons');
+  });
+
+  it('answers 404 for a referral the client may not see, as for one that does not exist', async () => {
+    const made = await post(t.referrer, '/referrals', jsonReferral(7103));
+    for (const [client, id] of [[t.otherReferrer, made.body.id], [t.otherLinkWorker, made.body.id], [t.linkWorker, 'no-such-referral']] as const) {
+      const res = await get(client, `/referrals/${id}`);
+      expect(res.status).toBe(404);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
+  });
+
+  it('lists changes in order with a cursor that never misses one, and keeps to the status asked for', async () => {
+    const start = await drain(t.linkWorker);
+    const a = await post(t.referrer, '/referrals', jsonReferral(7104));
+    const b = await post(t.referrer, '/referrals', jsonReferral(7105));
+    const first = await drain(t.linkWorker, start.next);
+    expect(first.items.map((i) => i.id)).toEqual([a.body.id, b.body.id]);
+    // Nothing new: an empty page, and a cursor that still works.
+    const idle = await get(t.linkWorker, `/referrals?after=${first.next}`);
+    expect(idle.body).toEqual({ items: [], next: first.next });
+    // A changes: it comes back once, with its new status.
+    const task = (await t.linkWorker.get(`/fhir/Task/${a.body.task}`)).body as Versioned<fhir4.Task>;
+    await moved(t.linkWorker, task, { status: 'accepted' });
+    const later = await drain(t.linkWorker, first.next);
+    expect(later.items.map((i) => [i.id, i.status])).toEqual([[a.body.id, 'accepted']]);
+    const requested = await get(t.linkWorker, `/referrals?status=requested&after=${start.next}`);
+    expect(requested.body.items.map((i: { id: string }) => i.id)).toEqual([b.body.id]);
+    // Another service's link worker sees none of them.
+    const other = await drain(t.otherLinkWorker, start.next);
+    expect(other.items.map((i) => i.id)).not.toContain(a.body.id);
+  });
+
+  it('refuses a cursor it did not give out and a status that is not one, naming the parameter', async () => {
+    for (const q of ['after=bm90LWEtY3Vyc29y', 'status=pending']) {
+      const res = await get(t.linkWorker, `/referrals?${q}`);
+      expect(res.status).toBe(400);
+      expect(res.body.errors[0].parameter).toBe(q.split('=')[0]);
+    }
+    expect((await get(t.referrer, '/referrals')).status).toBe(403);
+  });
+});
+
 describe('JSON API: its OpenAPI document', () => {
   it('is served without a token, as OpenAPI 3.1, with every route and the schemas they validate with', async () => {
     const res = await request(t.gw.app).get('/api/v1/openapi.json');
@@ -144,5 +262,11 @@ describe('JSON API: its OpenAPI document', () => {
     expect(res.body.paths['/referrals'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ReferralIn' });
     expect(res.body.components.schemas.ReferralIn.required).toEqual(expect.arrayContaining(['identifier', 'patient', 'consent', 'reasons']));
     expect(res.body.components.schemas.ReferralIn.properties.patient).toEqual({ $ref: '#/components/schemas/PatientIn' });
+    const operations = Object.entries(res.body.paths as Record<string, Record<string, unknown>>)
+      .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
+    expect(operations.sort()).toEqual(['GET /referrals', 'GET /referrals/{id}', 'POST /referrals']);
+    // Every schema a path names is in the document.
+    const refs = JSON.stringify(res.body).match(/#\/components\/schemas\/\w+/g) ?? [];
+    for (const r of new Set(refs)) expect(res.body.components.schemas).toHaveProperty(r.split('/').at(-1)!);
   });
 });
