@@ -71,9 +71,10 @@ export async function buildApp(parts: AppParts): Promise<Express> {
   await questionnaires.materialise(store);
   // One set of rules per type: intake's are Patient, Consent and ServiceRequest; the workflow's, Task;
   // the outcomes', QuestionnaireResponse.
+  const statusReasons = loadTaskStatusReasons(profilesDir);
   const rules = {
     ...intakeRules({ deployment, reasons: loadReferralReasons(profilesDir) }),
-    ...workflowRules({ deployment, statusReasons: loadTaskStatusReasons(profilesDir), outcomes: taskOutcomes }),
+    ...workflowRules({ deployment, statusReasons, outcomes: taskOutcomes }),
     ...outcomeRules(questionnaires),
   };
   const context = {
@@ -92,7 +93,7 @@ export async function buildApp(parts: AppParts): Promise<Express> {
     logger: parts.logger,
     routes: [
       { path: TOKEN_PATH, router: tokenRouter({ clients: deployment.clients, store, tokens, baseUrl, limiter: new FailureLimiter() }) },
-      { path: '/api/v1', router: jsonApiRouter({ context, authenticate, auditRefusal: auditRefused, version: info.version }) },
+      { path: '/api/v1', router: jsonApiRouter({ context, authenticate, auditRefusal: auditRefused, version: info.version, statusReasons }) },
     ],
     fhir: {
       context, info,

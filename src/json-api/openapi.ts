@@ -17,6 +17,8 @@ export interface ApiOperation {
   refusals: Record<number, string>;
   /** Query parameters. */
   parameters?: { name: string; description: string }[];
+  /** Request headers it reads. */
+  headers?: readonly { name: string; description: string }[];
   /** Whether the call needs a bearer token (every call but the document itself does). */
   secured?: boolean;
 }
@@ -40,6 +42,7 @@ export function openApiDocument(operations: readonly ApiOperation[], version: st
         name, in: 'path', required: true, schema: { type: 'string' }, description: 'The referral\'s id',
       })),
       ...(op.parameters ?? []).map((p) => ({ name: p.name, in: 'query', required: false, schema: { type: 'string' }, description: p.description })),
+      ...(op.headers ?? []).map((h) => ({ name: h.name, in: 'header', required: false, schema: { type: 'string' }, description: h.description })),
     ];
     const problem = { content: { 'application/problem+json': { schema: ref('Problem') } } };
     (paths[op.path] ??= {})[op.method] = {

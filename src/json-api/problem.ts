@@ -90,8 +90,8 @@ export function problemFromZod(err: ZodError, status = 400): ProblemError {
  */
 export type ExpressionMapper = (expression: string) => Omit<FieldError, 'detail'> | undefined;
 
-/** HTTP headers the FHIR layer names in expressions (If-Match is checked at Task.meta.versionId). */
-const HEADER_EXPRESSIONS: Record<string, string> = { 'Task.meta.versionId': 'If-Match' };
+/** Request headers as expressions name them (the FHIR layer checks If-Match at Task.meta.versionId). */
+const HEADER_EXPRESSIONS: Record<string, string> = { 'Task.meta.versionId': 'If-Match', 'If-Match': 'If-Match', 'Idempotency-Key': 'Idempotency-Key' };
 
 /**
  * A refusal of the FHIR core, as problem details: the same status, the issue type as the problem type,

@@ -254,6 +254,121 @@ describe('JSON API: referrals out', () => {
   });
 });
 
+/** Posts an action with the etag and, if given, an Idempotency-Key. */
+const act = (client: AuthedClient, id: string, action: string, etag: string | undefined, body: unknown = {}, key?: string) => {
+  let r = request(t.gw.app).post(`/api/v1/referrals/${id}/${action}`).set('Authorization', `Bearer ${client.token}`).set('Content-Type', 'application/json');
+  if (etag !== undefined) r = r.set('If-Match', etag);
+  if (key !== undefined) r = r.set('Idempotency-Key', key);
+  return r.send(JSON.stringify(body));
+};
+const fhirTask = async (id: string) => (await t.auditor.get(`/fhir/Task/${id}`)).body as Versioned<fhir4.Task>;
+/** The Provenances of one version of a Task (a search by target finds those of every version). */
+const provenanceOf = async (task: string, version: string) =>
+  (((await t.auditor.get(`/fhir/Provenance?target=Task/${task}&_count=100`)).body as fhir4.Bundle).entry ?? [])
+    .map((e) => e.resource as fhir4.Provenance)
+    .filter((p) => p.target.some((r) => r.reference === `Task/${task}/_history/${version}`));
+
+describe('JSON API: actions', () => {
+  it('moves the Task through the workflow as FHIR updates would: status, statusReason, Provenance and AuditEvent', async () => {
+    const made = await post(t.referrer, '/referrals', jsonReferral(7201));
+    let etag = 'W/"1"';
+    const steps: [string, unknown, string][] = [
+      ['accept', {}, 'accepted'], ['start', { note: 'First call done' }, 'in-progress'],
+      ['hold', { reason: { code: 'service-at-capacity', text: 'Waiting list until January' } }, 'on-hold'], ['resume', {}, 'in-progress'],
+      ['complete', {}, 'completed'],
+    ];
+    for (const [action, body, status] of steps) {
+      const res = await act(t.linkWorker, made.body.id, action, etag, body);
+      expect(res.status, `${action}: ${JSON.stringify(res.body)}`).toBe(200);
+      expect(res.body.status).toBe(status);
+      expect(res.headers.etag).toBe(res.body.etag);
+      etag = res.body.etag;
+      const task = await fhirTask(made.body.task);
+      expect(task.status).toBe(status);
+      expect(`W/"${task.meta.versionId}"`).toBe(etag);
+      const provenance = await provenanceOf(task.id, task.meta.versionId);
+      expect(provenance).toHaveLength(1);
+      expect(provenance[0]!.agent[0]?.who?.identifier?.value).toBe(t.gw.clients.linkWorker.config.clientId);
+    }
+    const held = (await t.auditor.get(`/fhir/Task/${made.body.task}/_history/4`)).body as fhir4.Task;
+    expect(held.statusReason).toEqual({ coding: [{ system: 'https://signpost.health/fhir/CodeSystem/sp-task-status-reason', code: 'service-at-capacity' }], text: 'Waiting list until January' });
+    expect(((await t.auditor.get(`/fhir/Task/${made.body.task}/_history/3`)).body as fhir4.Task).note?.[0]?.text).toBe('First call done');
+    // The referral followed its Task, as on /fhir.
+    expect(((await t.auditor.get(`/fhir/ServiceRequest/${made.body.id}`)).body as fhir4.ServiceRequest).status).toBe('completed');
+    const detail = await get(t.linkWorker, `/referrals/${made.body.id}`);
+    expect(detail.body.steps.map((s: { status: string }) => s.status)).toEqual(['requested', 'accepted', 'in-progress', 'on-hold', 'in-progress', 'completed']);
+    const audited = (await t.auditor.get(`/fhir/AuditEvent?entity=Task/${made.body.task}&subtype=update`)).body as fhir4.Bundle;
+    expect(audited.entry).toHaveLength(5);
+  });
+
+  it('declines with a patient-declined reason, and hands on to a community group', async () => {
+    const declined = await post(t.referrer, '/referrals', jsonReferral(7202));
+    const res = await act(t.linkWorker, declined.body.id, 'decline', 'W/"1"', { reason: { code: '871711000000103' } });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect((await fhirTask(declined.body.task)).statusReason?.coding?.[0]).toEqual({ system: 'http://snomed.info/sct', code: '871711000000103' });
+    expect(((await t.auditor.get(`/fhir/ServiceRequest/${declined.body.id}`)).body as fhir4.ServiceRequest).status).toBe('revoked');
+
+    const made = await post(t.referrer, '/referrals', jsonReferral(7203));
+    const started = await act(t.linkWorker, made.body.id, 'start', (await act(t.linkWorker, made.body.id, 'accept', 'W/"1"')).body.etag);
+    const handed = await act(t.linkWorker, made.body.id, 'hand-on', started.body.etag, { asset: 'V001', note: 'Tuesday walks at 10' });
+    expect(handed.status, JSON.stringify(handed.body)).toBe(201);
+    expect(handed.body.handOns).toEqual([expect.objectContaining({ asset: { ods: 'V001', name: 'Riverside Walking Group' }, status: 'requested', note: 'Tuesday walks at 10' })]);
+    const child = await fhirTask(handed.body.handOns[0].task);
+    expect(child).toMatchObject({ partOf: [{ reference: `Task/${made.body.task}` }], owner: { reference: 'Organization/V001' }, for: { reference: `Patient/${made.body.patient}` } });
+    // The group works its hand-on through the same API.
+    const accepted = await act(t.communityAsset, made.body.id, 'accept', 'W/"1"');
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
+    expect((await fhirTask(child.id)).status).toBe('accepted');
+  });
+
+  it.each([
+    ['a move the state machine forbids', 'complete', {}, 422, '#'],
+    ['start from a status other than accepted', 'start', {}, 422, '#'],
+    ['hold without a reason', 'hold', {}, 422, '#/reason'],
+    ['fail with a reason outside the ValueSet', 'fail', { reason: { code: '12345678' } }, 422, '#/reason/code'],
+    ['a field it does not know', 'accept', { urgency: 1 }, 400, '#'],
+  ])('refuses %s with problem details pointing at the cause, and leaves the Task as it was', async (_what, action, body, status, pointer) => {
+    const made = await post(t.referrer, '/referrals', jsonReferral(7204));
+    const res = await act(t.linkWorker, made.body.id, action, 'W/"1"', body);
+    expect(res.status, JSON.stringify(res.body)).toBe(status);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body.errors.map((e: { pointer?: string }) => e.pointer)).toContain(pointer);
+    expect((await fhirTask(made.body.task)).meta.versionId).toBe('1');
+  });
+
+  it('needs If-Match (428) naming the current version (412), and answers a replayed Idempotency-Key with the first response', async () => {
+    const made = await post(t.referrer, '/referrals', jsonReferral(7205));
+    const missing = await act(t.linkWorker, made.body.id, 'accept', undefined);
+    expect(missing.status).toBe(428);
+    expect(missing.body.errors).toEqual([expect.objectContaining({ header: 'If-Match' })]);
+    const stale = await act(t.linkWorker, made.body.id, 'accept', 'W/"7"');
+    expect(stale.status).toBe(412);
+    expect(stale.body.errors).toEqual([expect.objectContaining({ header: 'If-Match' })]);
+
+    const key = `key-${made.body.id}`;
+    const first = await act(t.linkWorker, made.body.id, 'accept', 'W/"1"', {}, key);
+    expect(first.status).toBe(200);
+    // Replayed with the now stale etag: the first answer, not a 412 and not a second change.
+    const again = await act(t.linkWorker, made.body.id, 'accept', 'W/"1"', {}, key);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+    expect((await fhirTask(made.body.task)).meta.versionId).toBe('2');
+    // The same key for another request is refused.
+    const misuse = await act(t.linkWorker, made.body.id, 'start', first.body.etag, {}, key);
+    expect(misuse.status).toBe(422);
+    expect(misuse.body.errors).toEqual([expect.objectContaining({ header: 'Idempotency-Key' })]);
+    expect((await fhirTask(made.body.task)).meta.versionId).toBe('2');
+  });
+
+  it('answers 404 to a client that does not work on the referral, and 403 to a role that may not act', async () => {
+    const made = await post(t.referrer, '/referrals', jsonReferral(7206));
+    expect((await act(t.otherLinkWorker, made.body.id, 'accept', 'W/"1"')).status).toBe(404);
+    const byReferrer = await act(t.referrer, made.body.id, 'accept', 'W/"1"');
+    expect(byReferrer.status, JSON.stringify(byReferrer.body)).toBe(403);
+    expect((await fhirTask(made.body.task)).meta.versionId).toBe('1');
+  });
+});
+
 describe('JSON API: its OpenAPI document', () => {
   it('is served without a token, as OpenAPI 3.1, with every route and the schemas they validate with', async () => {
     const res = await request(t.gw.app).get('/api/v1/openapi.json');
@@ -264,7 +379,8 @@ describe('JSON API: its OpenAPI document', () => {
     expect(res.body.components.schemas.ReferralIn.properties.patient).toEqual({ $ref: '#/components/schemas/PatientIn' });
     const operations = Object.entries(res.body.paths as Record<string, Record<string, unknown>>)
       .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
-    expect(operations.sort()).toEqual(['GET /referrals', 'GET /referrals/{id}', 'POST /referrals']);
+    expect(operations.sort()).toEqual(['GET /referrals', 'GET /referrals/{id}', 'POST /referrals',
+      ...['accept', 'complete', 'decline', 'fail', 'hand-on', 'hold', 'resume', 'start'].map((a) => `POST /referrals/{id}/${a}`)]);
     // Every schema a path names is in the document.
     const refs = JSON.stringify(res.body).match(/#\/components\/schemas\/\w+/g) ?? [];
     for (const r of new Set(refs)) expect(res.body.components.schemas).toHaveProperty(r.split('/').at(-1)!);
