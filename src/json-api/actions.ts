@@ -87,3 +87,4 @@ export const actionMapper: ExpressionMapper = (expression) => {
   if (expression.startsWith('Task.owner')) return { pointer: '#/asset' };
   return undefined;
 };
+

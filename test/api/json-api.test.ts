@@ -369,6 +369,53 @@ describe('JSON API: actions', () => {
   });
 });
 
+describe('JSON API: outcomes in', () => {
+  const outcome = (client: AuthedClient, id: string, body: unknown) => post(client, `/referrals/${id}/outcomes`, body);
+
+  it('records the answers as the QuestionnaireResponse a platform would send, and returns the scores the Observations hold', async () => {
+    const made = await post(t.referrer, '/referrals', jsonReferral(7301));
+    await act(t.linkWorker, made.body.id, 'accept', 'W/"1"');
+    const swemwbs = await outcome(t.linkWorker, made.body.id, { instrument: 'swemwbs', answers: [4, 4, 3, 3, 4, 3, 4], completedAt: '2026-12-01T10:00:00Z' });
+    expect(swemwbs.status, JSON.stringify(swemwbs.body)).toBe(201);
+    // Raw 25 is metric 22.35 in the published SWEMWBS conversion table (Warwick Medical School).
+    expect(swemwbs.body.scores.map((x: { code: string; value: number }) => [x.code, x.value])).toEqual([['swemwbs-raw', 25], ['swemwbs-metric', 22.35]]);
+    const qr = (await t.auditor.get(`/fhir/QuestionnaireResponse/${swemwbs.body.questionnaireResponse}`)).body as fhir4.QuestionnaireResponse;
+    expect(qr).toMatchObject({
+      status: 'completed', questionnaire: 'https://signpost.health/fhir/Questionnaire/swemwbs', authored: '2026-12-01T10:00:00Z',
+      subject: { reference: `Patient/${made.body.patient}` }, basedOn: [{ reference: `ServiceRequest/${made.body.id}` }],
+    });
+    expect(qr.item?.map((i) => [i.linkId, i.answer?.[0]?.valueInteger])).toEqual([4, 4, 3, 3, 4, 3, 4].map((v, i) => [`swemwbs-${i + 1}`, v]));
+    for (const score of swemwbs.body.scores) {
+      const o = (await t.auditor.get(`/fhir/Observation/${score.observation}`)).body as fhir4.Observation;
+      expect(o.valueQuantity?.value).toBe(score.value);
+      expect(o.derivedFrom).toEqual([{ reference: `QuestionnaireResponse/${qr.id}` }]);
+    }
+    const ons = await outcome(t.linkWorker, made.body.id, { instrument: 'ons4', answers: [7, 5, 9, 2], completedAt: '2026-12-01T10:05:00Z' });
+    expect(ons.status).toBe(201);
+    // ONS thresholds: life satisfaction, worthwhile and happiness 0–4 low, 5–6 medium, 7–8 high, 9–10 very high; anxiety 0–1 very low, 2–3 low.
+    expect(ons.body.scores.map((x: { value: number; band: string }) => [x.value, x.band])).toEqual([[7, 'high'], [5, 'medium'], [9, 'very-high'], [2, 'low']]);
+  });
+
+  it.each([
+    ['an answer out of range', { instrument: 'ucla3', answers: [1, 4, 2] }, 422, '#/answers/1'],
+    ['an answer missing', { instrument: 'ucla3', answers: [1, 2] }, 422, '#/answers'],
+    ['an instrument it does not know', { instrument: 'phq9', answers: [1] }, 400, '#/instrument'],
+    ['a time without a zone', { instrument: 'ucla3', answers: [1, 2, 3], completedAt: '2026-12-01T10:00' }, 400, '#/completedAt'],
+  ])('refuses %s, pointing at it, and records nothing', async (_what, body, status, pointer) => {
+    const made = await post(t.referrer, '/referrals', jsonReferral(7302));
+    const before = await count(`/fhir/QuestionnaireResponse?based-on=ServiceRequest/${made.body.id}`);
+    const res = await outcome(t.linkWorker, made.body.id, { completedAt: '2026-12-01T10:00:00Z', ...body });
+    expect(res.status, JSON.stringify(res.body)).toBe(status);
+    expect(res.body.errors.map((e: { pointer?: string }) => e.pointer)).toContain(pointer);
+    expect(await count(`/fhir/QuestionnaireResponse?based-on=ServiceRequest/${made.body.id}`)).toBe(before);
+  });
+
+  it('answers 404 for a referral the platform does not work on', async () => {
+    const made = await post(t.referrer, '/referrals', jsonReferral(7303));
+    expect((await outcome(t.otherLinkWorker, made.body.id, { instrument: 'ucla3', answers: [1, 2, 3], completedAt: '2026-12-01T10:00:00Z' })).status).toBe(404);
+  });
+});
+
 describe('JSON API: its OpenAPI document', () => {
   it('is served without a token, as OpenAPI 3.1, with every route and the schemas they validate with', async () => {
     const res = await request(t.gw.app).get('/api/v1/openapi.json');
@@ -380,7 +427,7 @@ describe('JSON API: its OpenAPI document', () => {
     const operations = Object.entries(res.body.paths as Record<string, Record<string, unknown>>)
       .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
     expect(operations.sort()).toEqual(['GET /referrals', 'GET /referrals/{id}', 'POST /referrals',
-      ...['accept', 'complete', 'decline', 'fail', 'hand-on', 'hold', 'resume', 'start'].map((a) => `POST /referrals/{id}/${a}`)]);
+      ...['accept', 'complete', 'decline', 'fail', 'hand-on', 'hold', 'outcomes', 'resume', 'start'].map((a) => `POST /referrals/{id}/${a}`)]);
     // Every schema a path names is in the document.
     const refs = JSON.stringify(res.body).match(/#\/components\/schemas\/\w+/g) ?? [];
     for (const r of new Set(refs)) expect(res.body.components.schemas).toHaveProperty(r.split('/').at(-1)!);
