@@ -1,7 +1,8 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { nhsNumber } from '../fixtures/gateway.js';
-import { moveTask, type Versioned } from '../fixtures/referrals.js';
+import { freshReferral, moveTask, type Versioned } from '../fixtures/referrals.js';
 import { gatewayForFile, type AuthedClient } from '../fixtures/secure-gateway.js';
 
 const t = gatewayForFile(['referrer', 'auditor', 'linkWorker', 'communityAsset', 'otherReferrer', 'otherLinkWorker']);
@@ -212,6 +213,27 @@ describe('JSON API: referrals out', () => {
     const listed = (await drain(t.communityAsset)).items.find((i) => i.id === made.body.id);
     expect(listed).toMatchObject({ task: handOn.body.id, status: 'requested' });
     expect(listed).not.toHaveProperty('reasons');
+  });
+
+  it('gives a platform every field it needs of a referral a GP system sent as a FHIR transaction', async () => {
+    const { bundle, nhs, identifier } = freshReferral(7110);
+    const sent = await t.referrer.post('/fhir', bundle);
+    expect(sent.status).toBe(200);
+    const srId = (sent.body.entry as fhir4.BundleEntry[]).map((e) => e.response?.location ?? '').find((l) => l.startsWith('ServiceRequest/'))!.split('/')[1]!;
+    const sr = (await t.auditor.get(`/fhir/ServiceRequest/${srId}`)).body as fhir4.ServiceRequest;
+    const patient = (await t.auditor.get(`/fhir/${sr.subject.reference}`)).body as fhir4.Patient;
+    const consent = (await t.auditor.get(`/fhir/${sr.supportingInfo![0]!.reference}`)).body as fhir4.Consent;
+    const res = await get(t.linkWorker, `/referrals/${srId}`);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const official = patient.name!.find((n) => n.use === 'official') ?? patient.name![0]!;
+    expect(res.body).toMatchObject({
+      id: srId, identifier, status: 'requested', practice: { ods: 'A81001' }, service: { ods: 'SP001' },
+      patient: { nhsNumber: nhs, name: { given: official.given, family: official.family }, birthDate: patient.birthDate },
+      reasons: sr.reasonCode!.map((c) => ({ code: c.coding![0]!.code, ...(c.text ? { text: c.text } : {}) })),
+      consent: { status: 'active', date: consent.dateTime },
+      etag: 'W/"1"', steps: [{ status: 'requested' }], handOns: [],
+    });
+    expect(res.body.received).toMatch(/^\d{4}-\d{2}-\d{2}T/);
   });
 
   it('answers 404 for a referral the client may not see, as for one that does not exist', async () => {
@@ -428,6 +450,12 @@ describe('JSON API: its OpenAPI document', () => {
       .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
     expect(operations.sort()).toEqual(['GET /referrals', 'GET /referrals/{id}', 'POST /referrals',
       ...['accept', 'complete', 'decline', 'fail', 'hand-on', 'hold', 'outcomes', 'resume', 'start'].map((a) => `POST /referrals/{id}/${a}`)]);
+    // An independent validator (the OpenAPI Initiative's 3.1 schema) accepts it.
+    const validator = new Validator();
+    const verdict = await validator.validate(res.body);
+    expect(verdict.errors ?? [], JSON.stringify(verdict.errors ?? []).slice(0, 500)).toEqual([]);
+    expect(verdict.valid).toBe(true);
+    expect(validator.version).toBe('3.1');
     // Every schema a path names is in the document.
     const refs = JSON.stringify(res.body).match(/#\/components\/schemas\/\w+/g) ?? [];
     for (const r of new Set(refs)) expect(res.body.components.schemas).toHaveProperty(r.split('/').at(-1)!);
