@@ -7,6 +7,7 @@ import type { Caller, FhirContext, FhirResult, InteractionInfo } from '../fhir/i
 import { BODY_LIMIT } from '../http/fhir-routes.js';
 import { interactionInfo } from '../http/request-context.js';
 import type { Stored, StoreTx } from '../store/store.js';
+import { docsPage } from './docs-page.js';
 import { openApiDocument, type ApiOperation } from './openapi.js';
 import { parseBody, problem, problemFromFhir, PROBLEM_MEDIA_TYPE, ProblemError, type ExpressionMapper } from './problem.js';
 import { referralBundle, referralIdentifierSystem } from './referral-in.js';
@@ -327,6 +328,7 @@ export function jsonApiRouter({ context: ctx, authenticate, auditRefusal, versio
   const router = express.Router();
   const document = () => openApiDocument(routes, version);
   router.get('/openapi.json', (_req, res) => void res.json(document()));
+  router.use('/docs', docsPage());
   router.use(authenticate);
   router.use(express.json({ limit: BODY_LIMIT }));
   for (const route of routes) {
