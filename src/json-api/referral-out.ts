@@ -11,7 +11,8 @@ import type { ReferralDetail, ReferralSummary } from './schemas.js';
  * because the access policy never hands it over.
  */
 
-const idOf = (reference: string | undefined): string => reference?.split('/')[1] ?? '';
+/** The id of a relative reference (`Type/id`); '' when there is none. */
+export const idOf = (reference: string | undefined): string => reference?.split('/')[1] ?? '';
 const odsOf = (ref: fhir4.Reference | undefined): string => ref?.identifier?.value ?? idOf(ref?.reference);
 const reasonOf = (c: fhir4.CodeableConcept | undefined) => {
   const code = c?.coding?.[0]?.code;
