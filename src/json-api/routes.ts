@@ -33,7 +33,9 @@ export function jsonApiRouter({ context: ctx, authenticate, auditRefusal, versio
   const run = async (req: Request, res: Response, route: Route, mapper: ExpressionMapper, fn: (tx: StoreTx) => Promise<FhirResult>) => {
     res.locals.audited = true;
     try {
-      return await ctx.run(res.locals.caller as Caller, interactionInfo(req, res, route.audit.subtype, route.audit.type), fn);
+      // A search is audited with its query, as on /fhir (the JSON list's status= and after=).
+      const query = route.audit.subtype === 'search-type' ? req.originalUrl.split('?')[1] : undefined;
+      return await ctx.run(res.locals.caller as Caller, interactionInfo(req, res, route.audit.subtype, route.audit.type, query), fn);
     } catch (e) {
       throw e instanceof FhirError ? problemFromFhir(e, mapper) : e;
     }

@@ -261,6 +261,10 @@ describe('JSON API: referrals out', () => {
     expect(later.items.map((i) => [i.id, i.status])).toEqual([[a.body.id, 'accepted']]);
     const requested = await get(t.linkWorker, `/referrals?status=requested&after=${start.next}`);
     expect(requested.body.items.map((i: { id: string }) => i.id)).toEqual([b.body.id]);
+    // The list is audited as the search it is, with its query.
+    const searches = (await t.auditor.get('/fhir/AuditEvent?subtype=search-type&_sort=-_lastUpdated&_count=20')).body as fhir4.Bundle;
+    const queries = (searches.entry ?? []).flatMap((e) => (e.resource as fhir4.AuditEvent).entity ?? []).flatMap((en) => (en.query ? [Buffer.from(en.query, 'base64').toString()] : []));
+    expect(queries).toContain(`status=requested&after=${start.next}`);
     // Another service's link worker sees none of them.
     const other = await drain(t.otherLinkWorker, start.next);
     expect(other.items.map((i) => i.id)).not.toContain(a.body.id);
