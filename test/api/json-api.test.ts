@@ -341,10 +341,27 @@ describe('JSON API: actions', () => {
     expect(handed.body.handOns).toEqual([expect.objectContaining({ asset: { ods: 'V001', name: 'Riverside Walking Group' }, status: 'requested', note: 'Tuesday walks at 10' })]);
     const child = await fhirTask(handed.body.handOns[0].task);
     expect(child).toMatchObject({ partOf: [{ reference: `Task/${made.body.task}` }], owner: { reference: 'Organization/V001' }, for: { reference: `Patient/${made.body.patient}` } });
+    expect(await provenanceOf(child.id, '1')).toEqual([expect.objectContaining({ agent: [expect.objectContaining({ who: expect.objectContaining({ identifier: expect.objectContaining({ value: t.gw.clients.linkWorker.config.clientId }) }) })] })]);
+    const handOnAudit = (await t.auditor.get(`/fhir/AuditEvent?entity=Task/${child.id}&subtype=create`)).body as fhir4.Bundle;
+    expect(handOnAudit.entry).toHaveLength(1);
     // The group works its hand-on through the same API.
     const accepted = await act(t.communityAsset, made.body.id, 'accept', 'W/"1"');
     expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
     expect((await fhirTask(child.id)).status).toBe('accepted');
+  });
+
+  it('fails an accepted referral with its reason: the Task, its reason, the referral revoked, Provenance and AuditEvent', async () => {
+    const made = await post(t.referrer, '/referrals', jsonReferral(7207));
+    const accepted = await act(t.linkWorker, made.body.id, 'accept', 'W/"1"');
+    const failed = await act(t.linkWorker, made.body.id, 'fail', accepted.body.etag, { reason: { code: 'needs-met-elsewhere', text: 'Joined a lunch club' } });
+    expect(failed.status, JSON.stringify(failed.body)).toBe(200);
+    expect(failed.body).toMatchObject({ status: 'failed', statusReason: { code: 'needs-met-elsewhere', text: 'Joined a lunch club' } });
+    const task = await fhirTask(made.body.task);
+    expect(task).toMatchObject({ status: 'failed', statusReason: { coding: [{ system: 'https://signpost.health/fhir/CodeSystem/sp-task-status-reason', code: 'needs-met-elsewhere' }] } });
+    expect(((await t.auditor.get(`/fhir/ServiceRequest/${made.body.id}`)).body as fhir4.ServiceRequest).status).toBe('revoked');
+    expect(await provenanceOf(task.id, task.meta.versionId)).toHaveLength(1);
+    const audited = (await t.auditor.get(`/fhir/AuditEvent?entity=Task/${made.body.task}&subtype=update&outcome=0`)).body as fhir4.Bundle;
+    expect(audited.entry).toHaveLength(2);
   });
 
   it.each([
