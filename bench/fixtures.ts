@@ -122,3 +122,16 @@ export function referral(nhs: NhsNumbers, i: number): fhir4.Bundle {
     ],
   };
 }
+
+/**
+ * The same referral as `referral`, as a referral tool without FHIR sends it to the plain-JSON API
+ * (POST /api/v1/referrals): the gateway makes the same transaction of it.
+ */
+export function jsonReferral(nhs: NhsNumbers, i: number): unknown {
+  return {
+    identifier: randomUUID(),
+    patient: { nhsNumber: nhs.take(), name: { given: ['Sam'], family: `Bench${i}` }, birthDate: '1960-01-01', phone: '07700 900000' },
+    consent: { date: new Date().toISOString(), givenBy: 'patient' },
+    reasons: [{ code: '267076002' }],
+  };
+}

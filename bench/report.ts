@@ -7,7 +7,7 @@ import type { QueryPlans } from './query-plan.js';
 
 /** Renders a run as docs/PERFORMANCE.md: figures, targets, query plan and profiles, all from this one run. */
 
-export type Key = 'read' | 'create' | 'search' | 'transaction' | 'intake';
+export type Key = 'read' | 'create' | 'search' | 'transaction' | 'intake' | 'jsonIntake';
 /** The FHIR core alone (no token, policy or audit), or the whole gateway as deployed. */
 export type Server = 'core' | 'gateway';
 
@@ -42,7 +42,7 @@ export interface Run {
 }
 
 /** Medplum 5 (PostgreSQL + Redis) on the same kind of machine, as ratios to the same bare express baseline. */
-const MEDPLUM: Record<Key, string> = { read: '0.13×', create: '0.033×', search: '0.033×', transaction: '0.008× (3 entries)', intake: '' };
+const MEDPLUM: Record<Key, string> = { read: '0.13×', create: '0.033×', search: '0.033×', transaction: '0.008× (3 entries)', intake: '', jsonIntake: '' };
 
 export const SERVER_NAME: Record<Server, string> = { core: 'core', gateway: 'gateway' };
 
@@ -66,7 +66,7 @@ const POLL_P99_MS = 10;
 const POLL_TARGET_TASKS = 100_000;
 
 export interface Target {
-  issue: 2 | 3 | 4 | 5;
+  issue: 2 | 3 | 4 | 5 | 7;
   name: string;
   measured: string;
   /** The same figure for the gateway, where the target is the core's: context, not judged. */
@@ -135,6 +135,16 @@ export function targets(run: Pick<Run, 'rows' | 'baselines' | 'readRounds' | 'po
       issue: 5 as const, name: `Task poll (owner, status, _lastUpdated, page of 50) p99 < ${POLL_P99_MS} ms at 8 connections, ${n0(p.tasks)} Tasks (gateway)`,
       measured: `${ms(p.gateway.p99)} ms (${n0(p.gateway.rps)}/s)`, gateway: `core: ${ms(p.core.p99)} ms`, pass: p.gateway.p99 < POLL_P99_MS,
     })),
+    (() => {
+      const fhir = row(run, 'gateway', 'intake').figures;
+      const json = row(run, 'gateway', 'jsonIntake').figures;
+      const cost = fhir.rps / json.rps - 1;
+      return {
+        issue: 7 as const, name: 'plain-JSON API costs ≤ 15% over the same FHIR interaction: referral intake',
+        measured: `${pct(cost)} (${n0(json.rps)}/s against ${n0(fhir.rps)}/s; server CPU per referral ${n0(json.serverCpuUs)} against ${n0(fhir.serverCpuUs)} µs)`,
+        pass: cost <= 0.15,
+      };
+    })(),
     {
       issue: 3, name: 'auth + audit cost on reads: gateway read req/s < 30% below the core\'s',
       measured: `${pct(drop)} drop (median of ${run.readRounds.length} alternating rounds: ${run.readRounds.map((r) => `${n0(r.gateway.rps)}/${n0(r.core.rps)}`).join(', ')} req/s gateway/core); server CPU per read ${ratio(median(run.readRounds.map((r) => r.gateway.serverCpuUs / r.core.serverCpuUs)))} the core's (median of the rounds: ${run.readRounds.map((r) => `${n0(r.gateway.serverCpuUs)}/${n0(r.core.serverCpuUs)}`).join(', ')} µs)`, pass: drop < 0.3,
@@ -155,7 +165,7 @@ function figuresTable(run: Run): string {
   const baseRow = (label: string, f: Figures) =>
     ['bare express', label, '–', n0(f.rps), ratio(f.rps / b.rps), '', ms(f.p50), ms(f.p99), n0(f.serverCpuUs), '', others(f)];
   // Scenario by scenario, core then gateway, in the order of the table's scenarios.
-  const keys: Key[] = ['read', 'search', 'create', 'transaction', 'intake'];
+  const keys: Key[] = ['read', 'search', 'create', 'transaction', 'intake', 'jsonIntake'];
   const rows = keys.flatMap((key) => run.rows.filter((r) => r.key === key)
     .sort((x, y) => (x.server === y.server ? (x.sync === 'full' ? -1 : 1) : x.server === 'core' ? -1 : 1)));
   return table(['server', 'scenario', 'durability', 'req/s', '× bare express', '× core', 'p50 ms', 'p99 ms', 'server CPU µs/request', 'Medplum 5, × bare express', 'others\' CPU'], [
@@ -283,6 +293,10 @@ ${table(['target', 'measured', 'result'], ts.filter((t) => t.issue === 3).map((t
 Issue 4, referral intake on the gateway (a transaction of Patient, Consent and ServiceRequest; the gateway also writes the Task, the Provenance of the four and the AuditEvent, durably):
 
 ${table(['target', 'measured', 'result'], ts.filter((t) => t.issue === 4).map((t) => [t.name, t.measured, verdict(t)]))}
+
+Issue 7, the plain-JSON API against the FHIR interaction it translates into (the same referral as the intake above, sent as JSON to \`POST /api/v1/referrals\`; reading, acting and outcomes are not measured yet):
+
+${table(['target', 'measured', 'result'], ts.filter((t) => t.issue === 7).map((t) => [t.name, t.measured, verdict(t)]))}
 
 Issue 5, the link-worker poll:
 

@@ -136,7 +136,7 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
     ['core', 'search', 'full'], ['gateway', 'search', 'full'],
     ['core', 'create', 'full'], ['core', 'create', 'normal'], ['gateway', 'create', 'full'],
     ['core', 'transaction', 'full'], ['gateway', 'transaction', 'full'],
-    ['gateway', 'intake', 'full'],
+    ['gateway', 'intake', 'full'], ['gateway', 'jsonIntake', 'full'],
   ];
   for (const [server, key, sync] of plan.filter(([, key]) => !ONLY || ONLY.includes(key))) {
     const scenario = scenarios[server][key];
@@ -163,7 +163,7 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
   for (const server of ['core', 'gateway'] as const) {
     const keys = ONLY ? ONLY.filter((k): k is Key => k in scenarios[server]) : ['read', 'search', 'create', 'transaction'] as const;
     for (const key of keys) {
-      if (server === 'core' && key === 'intake') continue; // referral intake is the gateway's alone
+      if (server === 'core' && (key === 'intake' || key === 'jsonIntake')) continue; // referral intake is the gateway's alone
       const dir = fs.mkdtempSync(path.join(work, 'profile-'));
       const scenario: Scenario = scenarios[server][key];
       await against(start(server, 'full', dir), scenario, { ...SETTINGS, warmupSeconds: 1, seconds: PROFILE_SECONDS, quietSeconds: 0, retryAbovePct: 0 }, prepare(server));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { formatInstant } from '../src/fhir/instant.js';
 import { linkWorker, REFERRER, SERVICES, type Tokens } from './clients.js';
-import { patient, patientsWithConsents, referral, type NhsNumbers } from './fixtures.js';
+import { jsonReferral, patient, patientsWithConsents, referral, type NhsNumbers } from './fixtures.js';
 import type { Scenario } from './load.js';
 import type { SeedManifest } from './seed.js';
 
@@ -69,7 +69,16 @@ export function fhirScenarios(seed: SeedManifest, nhs: NhsNumbers, as: Credentia
     next: () => ({ path: '/fhir', body: JSON.stringify(referral(nhs, created++)), headers: as(REFERRER) }),
     check: (body) => (entries(body) === 3 ? undefined : `answered ${entries(body)} entries, not 3`),
   };
-  return { read, create, search, transaction, intake };
+  // The same referral through the plain-JSON API (issue 7): the pair to `intake`.
+  const jsonIntake: Scenario = {
+    name: 'referral intake, plain-JSON API', method: 'POST', expect: 201,
+    next: () => ({
+      path: '/api/v1/referrals', body: JSON.stringify(jsonReferral(nhs, created++)),
+      headers: { ...as(REFERRER), accept: 'application/json', 'content-type': 'application/json' },
+    }),
+    check: (body) => (typeof (body as { id?: unknown }).id === 'string' ? undefined : 'answered no referral id'),
+  };
+  return { read, create, search, transaction, intake, jsonIntake };
 }
 
 /**

@@ -23,16 +23,20 @@ async function sentReferral(tx: StoreTx, practice: string, identifier: string): 
   return page.matches[0];
 }
 
-/** The resources a referral stands as: its ServiceRequest, the Task made for it, its Patient and Consent. */
+/** The Task the intake made for a referral. */
+async function tasksOf(tx: StoreTx, srId: string): Promise<fhir4.Resource[]> {
+  const tasks = await tx.search({
+    type: 'Task', sort: 'default', count: 10, filters: [{ kind: 'reference', param: 'based-on', targets: [`ServiceRequest/${srId}`] }],
+  });
+  return tasks.matches.map((t) => t.resource);
+}
+
+/** The resources a referral made earlier stands as: its ServiceRequest, its Task, its Patient and Consent. */
 async function referralResources(tx: StoreTx, sr: Stored): Promise<fhir4.Resource[]> {
   const request = sr.resource as fhir4.ServiceRequest;
-  const tasks = await tx.search({
-    type: 'Task', sort: 'default', count: 10,
-    filters: [{ kind: 'reference', param: 'based-on', targets: [`ServiceRequest/${sr.id}`] }],
-  });
   const patient = await tx.read('Patient', idOf(request.subject.reference));
   const consent = await tx.read('Consent', idOf(request.supportingInfo?.[0]?.reference));
-  return [request, ...tasks.matches.map((t) => t.resource), ...(patient ? [patient.resource] : []), ...(consent ? [consent.resource] : [])];
+  return [request, ...await tasksOf(tx, sr.id), ...(patient ? [patient.resource] : []), ...(consent ? [consent.resource] : [])];
 }
 
 function created(resources: fhir4.Resource[]): ReferralCreated {
@@ -68,15 +72,15 @@ export function referralRoutes(kit: RouteKit): Route[] {
         const { bundle, mapper } = referralBundle(input, practice);
         let made = false;
         const result = await kit.run(req, res, self, mapper, async (tx) => {
-          let sr = await sentReferral(tx, practice, input.identifier);
-          if (!sr) {
-            const response = await transaction(bundle, caller, tx, kit.ctx);
-            const location = response.entry?.[2]?.response?.location ?? '';
-            sr = await tx.read('ServiceRequest', idOf(location));
-            if (!sr) throw new Error(`the referral just made (${location}) cannot be read back`);
-            made = true;
-          }
-          return { status: made ? 201 : 200, resource: collection(await referralResources(tx, sr)) };
+          const sent = await sentReferral(tx, practice, input.identifier);
+          if (sent) return { status: 200, resource: collection(await referralResources(tx, sent)) };
+          // The transaction's answer holds the Patient, Consent and ServiceRequest as stored: only the Task is looked up.
+          const response = await transaction(bundle, caller, tx, kit.ctx);
+          const stored = (response.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
+          const sr = stored.find((r) => r.resourceType === 'ServiceRequest');
+          if (!sr?.id) throw new Error('the transaction of a new referral answered without its ServiceRequest');
+          made = true;
+          return { status: 201, resource: collection([sr, ...await tasksOf(tx, sr.id), ...stored.filter((r) => r !== sr)]) };
         });
         const body = created(((result.resource as fhir4.Bundle).entry ?? []).map((e) => e.resource!));
         if (made) res.setHeader('Location', `/api/v1/referrals/${body.id}`);
