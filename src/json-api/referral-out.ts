@@ -14,7 +14,8 @@ import type { ReferralDetail, ReferralSummary } from './schemas.js';
 /** The id of a relative reference (`Type/id`); '' when there is none. */
 export const idOf = (reference: string | undefined): string => reference?.split('/')[1] ?? '';
 const odsOf = (ref: fhir4.Reference | undefined): string => ref?.identifier?.value ?? idOf(ref?.reference);
-const reasonOf = (c: fhir4.CodeableConcept | undefined) => {
+/** A CodeableConcept as the JSON API's { code, text }, or undefined without a code. */
+export const reasonOf = (c: fhir4.CodeableConcept | undefined) => {
   const code = c?.coding?.[0]?.code;
   return code ? { code, ...(c?.text ? { text: c.text } : {}) } : undefined;
 };

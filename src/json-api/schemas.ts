@@ -117,3 +117,14 @@ export const ReferralPage = z.object({
 
 export type ReferralSummary = z.infer<typeof ReferralSummary>;
 export type ReferralDetail = z.infer<typeof ReferralDetail>;
+
+export const ActionResult = z.object({
+  id: z.string().describe('The referral'),
+  task: z.string().describe('The Task acted on'),
+  status: z.string(),
+  statusReason: ReasonOut.optional(),
+  etag: z.string().describe('The Task\'s new version: the If-Match of the next action'),
+  handOn: z.object({ task: z.string(), asset: z.object({ ods: z.string() }), status: z.string() }).optional()
+    .describe('hand-on only: the community group\'s new Task'),
+}).register(apiSchemas, { id: 'ActionResult', description: 'What an action did: the Task as it now is' });
+export type ActionResult = z.infer<typeof ActionResult>;

@@ -338,8 +338,10 @@ describe('JSON API: actions', () => {
     const started = await act(t.linkWorker, made.body.id, 'start', (await act(t.linkWorker, made.body.id, 'accept', 'W/"1"')).body.etag);
     const handed = await act(t.linkWorker, made.body.id, 'hand-on', started.body.etag, { asset: 'V001', note: 'Tuesday walks at 10' });
     expect(handed.status, JSON.stringify(handed.body)).toBe(201);
-    expect(handed.body.handOns).toEqual([expect.objectContaining({ asset: { ods: 'V001', name: 'Riverside Walking Group' }, status: 'requested', note: 'Tuesday walks at 10' })]);
-    const child = await fhirTask(handed.body.handOns[0].task);
+    expect(handed.body).toMatchObject({ id: made.body.id, task: made.body.task, status: 'in-progress', etag: started.body.etag, handOn: { asset: { ods: 'V001' }, status: 'requested' } });
+    const listed = await get(t.linkWorker, `/referrals/${made.body.id}`);
+    expect(listed.body.handOns).toEqual([{ task: handed.body.handOn.task, asset: { ods: 'V001', name: 'Riverside Walking Group' }, status: 'requested', note: 'Tuesday walks at 10' }]);
+    const child = await fhirTask(handed.body.handOn.task);
     expect(child).toMatchObject({ partOf: [{ reference: `Task/${made.body.task}` }], owner: { reference: 'Organization/V001' }, for: { reference: `Patient/${made.body.patient}` } });
     expect(await provenanceOf(child.id, '1')).toEqual([expect.objectContaining({ agent: [expect.objectContaining({ who: expect.objectContaining({ identifier: expect.objectContaining({ value: t.gw.clients.linkWorker.config.clientId }) }) })] })]);
     const handOnAudit = (await t.auditor.get(`/fhir/AuditEvent?entity=Task/${child.id}&subtype=create`)).body as fhir4.Bundle;
