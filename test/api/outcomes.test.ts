@@ -1,10 +1,10 @@
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Questionnaires } from '../../src/outcomes/questionnaires.js';
 import { expectOutcome } from '../fixtures/api.js';
 import { loadR4Definitions, r4Errors } from '../fixtures/r4-validator.js';
 import { moveTask, refer, type Versioned } from '../fixtures/referrals.js';
-import { startSecureTestGateway, type AuthedClient, type SecureTestGateway } from '../fixtures/secure-gateway.js';
+import { gatewayForFile } from '../fixtures/secure-gateway.js';
 
 /** DESIGN.md "Outcomes" over HTTP: questionnaires, validation, scoring, Task.output and the GP's feedback. */
 
@@ -17,31 +17,19 @@ const ANSWER_SYSTEM: Record<string, string> = {
 const SCORE_SYSTEM = 'https://signpost.health/fhir/CodeSystem/sp-outcome-score';
 const PROFILES = fileURLToPath(new URL('../../profiles/', import.meta.url));
 
-let gw: SecureTestGateway;
-let gp: AuthedClient;
-let lw: AuthedClient;
-let otherLw: AuthedClient;
-let asset: AuthedClient;
-let auditor: AuthedClient;
+const t = gatewayForFile(['referrer', 'linkWorker', 'otherLinkWorker', 'communityAsset', 'auditor']);
+beforeAll(() => loadR4Definitions());
 let seed = 8_100_000;
-beforeAll(async () => {
-  loadR4Definitions();
-  gw = await startSecureTestGateway();
-  [gp, lw, otherLw, asset, auditor] = await Promise.all([
-    gw.as('referrer'), gw.as('linkWorker'), gw.as('otherLinkWorker'), gw.as('communityAsset'), gw.as('auditor'),
-  ]);
-});
-afterAll(async () => { await gw.close(); });
 
 async function moved(task: Versioned<fhir4.Task>, change: Partial<fhir4.Task>): Promise<Versioned<fhir4.Task>> {
-  const res = await moveTask(lw, task, change);
+  const res = await moveTask(t.linkWorker, task, change);
   expect(res.status, JSON.stringify(res.body).slice(0, 400)).toBe(200);
   return res.body;
 }
 
 /** A referral the service has accepted and started. */
 async function working() {
-  const r = await refer(gp, lw, (seed += 13));
+  const r = await refer(t.referrer, t.linkWorker, (seed += 13));
   return { ...r, task: await moved(await moved(r.task, { status: 'accepted' }), { status: 'in-progress' }) };
 }
 
@@ -66,7 +54,7 @@ function response(instrument: 'swemwbs' | 'ons4' | 'ucla3', answers: number[], o
 }
 
 async function scoresOf(qr: string): Promise<fhir4.Observation[]> {
-  const res = await lw.get(`/fhir/Observation?derived-from=QuestionnaireResponse/${qr}`);
+  const res = await t.linkWorker.get(`/fhir/Observation?derived-from=QuestionnaireResponse/${qr}`);
   expect(res.status).toBe(200);
   return ((res.body as fhir4.Bundle).entry ?? []).map((e) => e.resource as fhir4.Observation);
 }
@@ -76,13 +64,13 @@ const summary = (obs: fhir4.Observation[]) => obs
   .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
 
 async function countFor(sr: string): Promise<{ responses: number; observations: number }> {
-  const count = async (type: string) => ((await auditor.get(`/fhir/${type}?based-on=ServiceRequest/${sr}`)).body as fhir4.Bundle).entry?.length ?? 0;
+  const count = async (type: string) => ((await t.auditor.get(`/fhir/${type}?based-on=ServiceRequest/${sr}`)).body as fhir4.Bundle).entry?.length ?? 0;
   return { responses: await count('QuestionnaireResponse'), observations: await count('Observation') };
 }
 
 describe('the outcome Questionnaires', () => {
   it.each([['swemwbs', 7, 5], ['ons4', 4, 11], ['ucla3', 3, 3]] as const)('%s is served with %i items of %i ordinal options, once', async (id, items, options) => {
-    const res = await lw.get(`/fhir/Questionnaire/${id}`);
+    const res = await t.linkWorker.get(`/fhir/Questionnaire/${id}`);
     expect(res.status).toBe(200);
     const q = res.body as fhir4.Questionnaire;
     expect(q.url).toBe(`${Q}/${id}`);
@@ -93,14 +81,14 @@ describe('the outcome Questionnaires', () => {
       for (const o of item.answerOption ?? []) expect(o.valueCoding?.extension?.[0]?.url).toBe('http://hl7.org/fhir/StructureDefinition/ordinalValue');
     }
     expect(r4Errors(q)).toEqual([]);
-    const byUrl = await lw.get(`/fhir/Questionnaire?url=${encodeURIComponent(`${Q}/${id}`)}`);
+    const byUrl = await t.linkWorker.get(`/fhir/Questionnaire?url=${encodeURIComponent(`${Q}/${id}`)}`);
     expect(byUrl.body.entry).toHaveLength(1);
   });
 
   it('are written once: loading them again at start-up adds no version', async () => {
-    const before = (await lw.get('/fhir/Questionnaire/swemwbs')).body as Versioned<fhir4.Questionnaire>;
-    await Questionnaires.load(PROFILES).materialise(gw.store);
-    const after = (await lw.get('/fhir/Questionnaire/swemwbs')).body as Versioned<fhir4.Questionnaire>;
+    const before = (await t.linkWorker.get('/fhir/Questionnaire/swemwbs')).body as Versioned<fhir4.Questionnaire>;
+    await Questionnaires.load(PROFILES).materialise(t.gw.store);
+    const after = (await t.linkWorker.get('/fhir/Questionnaire/swemwbs')).body as Versioned<fhir4.Questionnaire>;
     expect(after.meta.versionId).toBe(before.meta.versionId);
     expect(after.meta.versionId).toBe('1');
   });
@@ -109,7 +97,7 @@ describe('the outcome Questionnaires', () => {
 describe('a completed response is scored into Observations', () => {
   it('SWEMWBS by valueCoding: the raw total and the metric score from the conversion table', async () => {
     const r = await working();
-    const res = await lw.post('/fhir/QuestionnaireResponse', response('swemwbs', [3, 3, 3, 3, 3, 3, 3], { sr: r.sr, patient: r.patient }));
+    const res = await t.linkWorker.post('/fhir/QuestionnaireResponse', response('swemwbs', [3, 3, 3, 3, 3, 3, 3], { sr: r.sr, patient: r.patient }));
     expect(res.status, JSON.stringify(res.body).slice(0, 400)).toBe(201);
     const obs = await scoresOf(res.body.id);
     expect(summary(obs)).toEqual([['swemwbs-metric', 19.25, undefined], ['swemwbs-raw', 21, undefined]]);
@@ -125,7 +113,7 @@ describe('a completed response is scored into Observations', () => {
 
   it('ONS4 by valueInteger: four scores, each with its ONS band as interpretation', async () => {
     const r = await working();
-    const res = await lw.post('/fhir/QuestionnaireResponse', response('ons4', [4, 5, 9, 6], { sr: r.sr, patient: r.patient, as: 'integer' }));
+    const res = await t.linkWorker.post('/fhir/QuestionnaireResponse', response('ons4', [4, 5, 9, 6], { sr: r.sr, patient: r.patient, as: 'integer' }));
     expect(res.status, JSON.stringify(res.body).slice(0, 400)).toBe(201);
     expect(summary(await scoresOf(res.body.id))).toEqual([
       ['ons4-anxiety', 6, 'high'], ['ons4-happiness', 9, 'very-high'], ['ons4-satisfaction', 4, 'low'], ['ons4-worthwhile', 5, 'medium'],
@@ -134,7 +122,7 @@ describe('a completed response is scored into Observations', () => {
 
   it('UCLA-3: the total', async () => {
     const r = await working();
-    const res = await lw.post('/fhir/QuestionnaireResponse', response('ucla3', [3, 2, 3], { sr: r.sr, patient: r.patient }));
+    const res = await t.linkWorker.post('/fhir/QuestionnaireResponse', response('ucla3', [3, 2, 3], { sr: r.sr, patient: r.patient }));
     expect(res.status).toBe(201);
     expect(summary(await scoresOf(res.body.id))).toEqual([['ucla3-total', 8, undefined]]);
   });
@@ -142,13 +130,13 @@ describe('a completed response is scored into Observations', () => {
   it('an in-progress response is kept but not scored; completing it scores it', async () => {
     const r = await working();
     const partial = response('ucla3', [1, 2], { sr: r.sr, patient: r.patient, status: 'in-progress' });
-    const res = await lw.post('/fhir/QuestionnaireResponse', partial);
+    const res = await t.linkWorker.post('/fhir/QuestionnaireResponse', partial);
     expect(res.status, JSON.stringify(res.body).slice(0, 400)).toBe(201);
     expect(await scoresOf(res.body.id)).toEqual([]);
-    const done = await lw.put(`/fhir/QuestionnaireResponse/${res.body.id}`, { ...response('ucla3', [1, 2, 2], { sr: r.sr, patient: r.patient }), id: res.body.id });
+    const done = await t.linkWorker.put(`/fhir/QuestionnaireResponse/${res.body.id}`, { ...response('ucla3', [1, 2, 2], { sr: r.sr, patient: r.patient }), id: res.body.id });
     expect(done.status, JSON.stringify(done.body).slice(0, 400)).toBe(200);
     expect(summary(await scoresOf(res.body.id))).toEqual([['ucla3-total', 5, undefined]]);
-    const again = await lw.put(`/fhir/QuestionnaireResponse/${res.body.id}`, { ...response('ucla3', [3, 3, 3], { sr: r.sr, patient: r.patient }), id: res.body.id });
+    const again = await t.linkWorker.put(`/fhir/QuestionnaireResponse/${res.body.id}`, { ...response('ucla3', [3, 3, 3], { sr: r.sr, patient: r.patient }), id: res.body.id });
     expectOutcome(again, { status: 422, code: 'business-rule', expression: 'QuestionnaireResponse.status' });
     expect(summary(await scoresOf(res.body.id))).toEqual([['ucla3-total', 5, undefined]]);
   });
@@ -156,23 +144,23 @@ describe('a completed response is scored into Observations', () => {
   it('a response recorded in error is marked entered-in-error, which retracts its scores; nothing else about it changes', async () => {
     const r = await working();
     const body = response('swemwbs', [3, 3, 3, 3, 3, 3, 3], { sr: r.sr, patient: r.patient });
-    const res = await lw.post('/fhir/QuestionnaireResponse', body);
+    const res = await t.linkWorker.post('/fhir/QuestionnaireResponse', body);
     expect(res.status).toBe(201);
     const id = res.body.id as string;
-    const altered = await lw.put(`/fhir/QuestionnaireResponse/${id}`, { ...response('swemwbs', [3, 3, 3, 3, 3, 3, 4], { sr: r.sr, patient: r.patient }), id, status: 'entered-in-error' });
+    const altered = await t.linkWorker.put(`/fhir/QuestionnaireResponse/${id}`, { ...response('swemwbs', [3, 3, 3, 3, 3, 3, 4], { sr: r.sr, patient: r.patient }), id, status: 'entered-in-error' });
     expectOutcome(altered, { status: 422, code: 'business-rule', expression: 'QuestionnaireResponse.status' });
     expect((await scoresOf(id)).map((o) => o.status)).toEqual(['final', 'final']);
 
-    const retracted = await lw.put(`/fhir/QuestionnaireResponse/${id}`, { ...body, id, status: 'entered-in-error' });
+    const retracted = await t.linkWorker.put(`/fhir/QuestionnaireResponse/${id}`, { ...body, id, status: 'entered-in-error' });
     expect(retracted.status, JSON.stringify(retracted.body).slice(0, 400)).toBe(200);
     expect((await scoresOf(id)).map((o) => o.status)).toEqual(['entered-in-error', 'entered-in-error']);
-    const again = await lw.put(`/fhir/QuestionnaireResponse/${id}`, { ...body, id, status: 'completed' });
+    const again = await t.linkWorker.put(`/fhir/QuestionnaireResponse/${id}`, { ...body, id, status: 'completed' });
     expectOutcome(again, { status: 422, code: 'business-rule', expression: 'QuestionnaireResponse.status' });
 
     // Completing the referral: the retracted response and scores are neither outputs nor in the feedback.
     const done = await moved(r.task, { status: 'completed' });
     expect(done.output ?? []).toEqual([]);
-    const c = (await gp.get(`/fhir/Communication?based-on=ServiceRequest/${r.sr}`)).body.entry[0].resource as fhir4.Communication;
+    const c = (await t.referrer.get(`/fhir/Communication?based-on=ServiceRequest/${r.sr}`)).body.entry[0].resource as fhir4.Communication;
     expect(c.payload?.[0]?.contentString).toContain('No outcome measures were recorded.');
     expect(c.payload).toHaveLength(1);
   });
@@ -188,12 +176,12 @@ describe('a completed response is scored into Observations', () => {
         { fullUrl: `Task/${r.task.id}`, resource: task, request: { method: 'PUT', url: `Task/${r.task.id}`, ifMatch: `W/"${r.task.meta.versionId}"` } },
       ],
     };
-    const res = await lw.post('/fhir', bundle);
+    const res = await t.linkWorker.post('/fhir', bundle);
     expect(res.status, JSON.stringify(res.body).slice(0, 600)).toBe(200);
     const qrId = (res.body.entry[0].response.location as string).split('/')[1]!;
     const obs = await scoresOf(qrId);
     expect(summary(obs)).toEqual([['swemwbs-metric', 19.25, undefined], ['swemwbs-raw', 21, undefined]]);
-    const stored = (await lw.get(`/fhir/Task/${r.task.id}`)).body as fhir4.Task;
+    const stored = (await t.linkWorker.get(`/fhir/Task/${r.task.id}`)).body as fhir4.Task;
     expect(stored.businessStatus?.text).toBe('baseline recorded');
     expect(stored.output?.map((o) => o.valueReference?.reference).sort()).toEqual(
       [`QuestionnaireResponse/${qrId}`, ...obs.map((o) => `Observation/${o.id}`)].sort());
@@ -221,21 +209,21 @@ describe('an invalid response is refused with the expression of its element, and
   it.each(cases)('%s', async (_name, breakIt, status, code, expression) => {
     const r = await working();
     const qr = breakIt(response('swemwbs', [3, 3, 3, 3, 3, 3, 3], { sr: r.sr, patient: r.patient, as: 'integer' }), r);
-    const res = await lw.post('/fhir/QuestionnaireResponse', qr);
+    const res = await t.linkWorker.post('/fhir/QuestionnaireResponse', qr);
     expectOutcome(res, { status, code, expression });
     expect(await countFor(r.sr)).toEqual({ responses: 0, observations: 0 });
   });
 
   it('a referral of another service is not found', async () => {
     const r = await working();
-    const res = await otherLw.post('/fhir/QuestionnaireResponse', response('ucla3', [1, 1, 1], { sr: r.sr, patient: r.patient }));
+    const res = await t.otherLinkWorker.post('/fhir/QuestionnaireResponse', response('ucla3', [1, 1, 1], { sr: r.sr, patient: r.patient }));
     expect(res.status).toBe(422);
     expect(await countFor(r.sr)).toEqual({ responses: 0, observations: 0 });
   });
 
   it('the server writes Observations: a client may not', async () => {
     const r = await working();
-    const res = await lw.post('/fhir/Observation', {
+    const res = await t.linkWorker.post('/fhir/Observation', {
       resourceType: 'Observation', status: 'final', code: { text: 'made up' }, subject: { reference: `Patient/${r.patient}` }, basedOn: [{ reference: `ServiceRequest/${r.sr}` }],
     });
     expect(res.status).toBe(403);
@@ -245,24 +233,24 @@ describe('an invalid response is refused with the expression of its element, and
 describe('completion sends the GP feedback', () => {
   it('baseline + follow-up + completion: one Communication with the change, readable by the practice, not by the community group', async () => {
     const r = await working();
-    const handOn = await lw.post('/fhir/Task', {
+    const handOn = await t.linkWorker.post('/fhir/Task', {
       resourceType: 'Task', status: 'requested', intent: 'order', partOf: [{ reference: `Task/${r.task.id}` }], owner: { reference: 'Organization/V001' },
     });
     expect(handOn.status, JSON.stringify(handOn.body).slice(0, 400)).toBe(201);
-    const baseline = await lw.post('/fhir/QuestionnaireResponse', response('swemwbs', [2, 2, 2, 2, 2, 2, 2], { sr: r.sr, patient: r.patient, authored: '2026-01-05T10:00:00Z' }));
-    const followUp = await lw.post('/fhir/QuestionnaireResponse', response('swemwbs', [3, 3, 3, 3, 3, 3, 3], { sr: r.sr, patient: r.patient, authored: '2026-03-01T10:00:00Z', as: 'integer' }));
+    const baseline = await t.linkWorker.post('/fhir/QuestionnaireResponse', response('swemwbs', [2, 2, 2, 2, 2, 2, 2], { sr: r.sr, patient: r.patient, authored: '2026-01-05T10:00:00Z' }));
+    const followUp = await t.linkWorker.post('/fhir/QuestionnaireResponse', response('swemwbs', [3, 3, 3, 3, 3, 3, 3], { sr: r.sr, patient: r.patient, authored: '2026-03-01T10:00:00Z', as: 'integer' }));
     expect([baseline.status, followUp.status]).toEqual([201, 201]);
-    let assetTask = (await asset.get(`/fhir/Task/${handOn.body.id}`)).body as Versioned<fhir4.Task>;
+    let assetTask = (await t.communityAsset.get(`/fhir/Task/${handOn.body.id}`)).body as Versioned<fhir4.Task>;
     for (const status of ['accepted', 'in-progress', 'completed'] as const) {
-      const res = await asset.put(`/fhir/Task/${assetTask.id}`, { ...assetTask, status }, `W/"${assetTask.meta.versionId}"`);
+      const res = await t.communityAsset.put(`/fhir/Task/${assetTask.id}`, { ...assetTask, status }, `W/"${assetTask.meta.versionId}"`);
       expect(res.status, JSON.stringify(res.body).slice(0, 400)).toBe(200);
       assetTask = res.body;
     }
-    const current = (await lw.get(`/fhir/Task/${r.task.id}`)).body as Versioned<fhir4.Task>;
+    const current = (await t.linkWorker.get(`/fhir/Task/${r.task.id}`)).body as Versioned<fhir4.Task>;
     const completed = await moved(current, { status: 'completed' });
     expect(completed.output?.length).toBe(6); // two responses, two scores each
 
-    const found = await gp.get(`/fhir/Communication?based-on=ServiceRequest/${r.sr}`);
+    const found = await t.referrer.get(`/fhir/Communication?based-on=ServiceRequest/${r.sr}`);
     expect(found.body.entry, 'one Communication').toHaveLength(1);
     const c = found.body.entry[0].resource as fhir4.Communication;
     expect(c).toMatchObject({
@@ -278,20 +266,20 @@ describe('completion sends the GP feedback', () => {
     expect(r4Errors(c)).toEqual([]);
 
     // The referral followed its Task.
-    const sr = await gp.get(`/fhir/ServiceRequest/${r.sr}`);
+    const sr = await t.referrer.get(`/fhir/ServiceRequest/${r.sr}`);
     expect(sr.body.status).toBe('completed');
 
-    const all = await gp.get(`/fhir/ServiceRequest?_id=${r.sr}&_revinclude=QuestionnaireResponse:based-on&_revinclude=Observation:based-on&_revinclude=Communication:based-on`);
+    const all = await t.referrer.get(`/fhir/ServiceRequest?_id=${r.sr}&_revinclude=QuestionnaireResponse:based-on&_revinclude=Observation:based-on&_revinclude=Communication:based-on`);
     expect(all.status).toBe(200);
     const types = ((all.body as fhir4.Bundle).entry ?? []).map((e) => e.resource!.resourceType).sort();
     expect(types).toEqual(['Communication', 'Observation', 'Observation', 'Observation', 'Observation', 'QuestionnaireResponse', 'QuestionnaireResponse', 'ServiceRequest']);
     for (const e of (all.body as fhir4.Bundle).entry ?? []) expect(r4Errors(e.resource), e.resource!.resourceType).toEqual([]);
 
     for (const path of [`/fhir/QuestionnaireResponse/${baseline.body.id}`, `/fhir/Communication/${c.id}`, `/fhir/QuestionnaireResponse?based-on=ServiceRequest/${r.sr}`, `/fhir/ServiceRequest?_id=${r.sr}&_revinclude=QuestionnaireResponse:based-on`]) {
-      const res = await asset.get(path);
+      const res = await t.communityAsset.get(path);
       expect(res.status, path).toBe(403);
     }
-    const viaTask = await asset.get(`/fhir/Task?_id=${handOn.body.id}&_include=Task:focus`);
+    const viaTask = await t.communityAsset.get(`/fhir/Task?_id=${handOn.body.id}&_include=Task:focus`);
     expect(((viaTask.body as fhir4.Bundle).entry ?? []).map((e) => e.resource!.resourceType)).toEqual(['Task']);
   });
 });
