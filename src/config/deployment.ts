@@ -6,7 +6,9 @@ import { z } from 'zod';
 export const ROLES = ['referrer', 'link-worker', 'community-asset', 'auditor', 'commissioner'] as const;
 export type Role = (typeof ROLES)[number];
 
-const ods = z.string().regex(/^[A-Z0-9]{3,10}$/, 'must be an ODS code (3-10 upper-case letters or digits)');
+/** An ODS organisation code as Signpost accepts one: 3 to 10 upper-case letters or digits. */
+export const ODS_CODE = /^[A-Z0-9]{3,10}$/;
+const ods = z.string().regex(ODS_CODE, 'must be an ODS code (3-10 upper-case letters or digits)');
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits (SHA-256 of the secret)');
 
 const jwk = z.looseObject({ kty: z.enum(['EC', 'RSA']), kid: z.string().min(1).optional() });

@@ -3,7 +3,7 @@ import { ODS_SYSTEM } from '../config/organizations.js';
 import { FhirError } from '../fhir/errors.js';
 import { SNOMED } from '../referral/reasons.js';
 import type { ExpressionMapper } from './problem.js';
-import { apiSchemas } from './schemas.js';
+import { apiSchemas, ODS } from './schemas.js';
 
 /**
  * The workflow actions of the JSON API, each the Task change a FHIR platform would make: the Task state
@@ -32,7 +32,7 @@ export const ActionIn = z.object({
 export type ActionIn = z.infer<typeof ActionIn>;
 
 export const HandOnIn = z.object({
-  asset: z.string().regex(/^[A-Z0-9]{3,10}$/, 'an ODS code').describe('The community group\'s ODS code'),
+  asset: ODS.describe('The community group\'s ODS code'),
   note: z.string().min(1).max(2000).optional().describe('What the group should know: when and where to meet the patient'),
 }).strict().register(apiSchemas, { id: 'HandOnIn', description: 'Hand the referral on to a community group' });
 export type HandOnIn = z.infer<typeof HandOnIn>;

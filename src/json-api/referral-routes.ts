@@ -1,6 +1,7 @@
 import { transaction } from '../fhir/bundle.js';
 import { FhirError } from '../fhir/errors.js';
 import type { Stored, StoreTx } from '../store/store.js';
+import { TASK_STATUSES } from '../workflow/task-states.js';
 import { listCursor, nextCursor, type ListCursor } from './list-cursor.js';
 import { parseBody, problem } from './problem.js';
 import { referralBundle, referralIdentifierSystem } from './referral-in.js';
@@ -10,8 +11,6 @@ import { ReferralIn, type ReferralCreated, type ReferralDetail, type ReferralSum
 
 /** Referrals per page of the list. */
 const PAGE = 50;
-// http://hl7.org/fhir/R4/valueset-task-status.html
-const TASK_STATUSES = new Set(['draft', 'requested', 'received', 'accepted', 'rejected', 'ready', 'cancelled', 'in-progress', 'on-hold', 'failed', 'completed', 'entered-in-error']);
 
 
 /** The referral a practice sent under `identifier`, if this caller can see it. */
@@ -106,8 +105,8 @@ export function referralRoutes(kit: RouteKit): Route[] {
           throw problem(403, 'forbidden', 'The list is of referrals an organisation works on: link workers and community groups. Read one referral with GET /api/v1/referrals/{id}');
         }
         const status = typeof req.query.status === 'string' ? req.query.status : undefined;
-        if (status !== undefined && !TASK_STATUSES.has(status)) {
-          throw problem(400, 'value', `status=${status} is not a Task status`, [{ parameter: 'status', detail: `one of ${[...TASK_STATUSES].join(', ')}` }]);
+        if (status !== undefined && !(TASK_STATUSES as readonly string[]).includes(status)) {
+          throw problem(400, 'value', `status=${status} is not a Task status`, [{ parameter: 'status', detail: `one of ${TASK_STATUSES.join(', ')}` }]);
         }
         const cursor = listCursor(req.query.after);
         let items: ReferralSummary[] = [];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ODS_CODE } from '../config/deployment.js';
 
 /**
  * The JSON API's bodies, written once: requests are validated with them, and the OpenAPI document's
@@ -7,7 +8,7 @@ import { z } from 'zod';
  */
 export const apiSchemas = z.registry<{ id: string; description: string }>();
 
-const ODS = z.string().regex(/^[A-Z0-9]{3,10}$/, 'an ODS organisation code: 3 to 10 capital letters and digits');
+export const ODS = z.string().regex(ODS_CODE, 'an ODS organisation code: 3 to 10 capital letters and digits');
 // FHIR date and dateTime lexical forms (http://hl7.org/fhir/R4/datatypes.html#dateTime).
 const DATE = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date: YYYY-MM-DD');
 const DATE_TIME = z.string().regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/,
