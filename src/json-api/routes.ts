@@ -2,6 +2,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import { FhirError } from '../fhir/errors.js';
 import type { Caller, FhirContext, FhirResult, InteractionInfo } from '../fhir/interaction.js';
 import { BODY_LIMIT } from '../http/fhir-routes.js';
+import { limitJsonDepth } from '../http/json-depth.js';
 import { interactionInfo } from '../http/request-context.js';
 import type { StoreTx } from '../store/store.js';
 import { actionRoutes } from './action-routes.js';
@@ -49,7 +50,9 @@ export function jsonApiRouter({ context: ctx, authenticate, auditRefusal, versio
   router.get('/openapi.json', (_req, res) => void res.json(document()));
   router.use('/docs', docsPage());
   router.use(authenticate);
+  // The same bounds as /fhir: 1 MiB and 100 levels of nesting.
   router.use(express.json({ limit: BODY_LIMIT }));
+  router.use(limitJsonDepth);
   for (const route of routes) {
     const expressPath = route.path.replace(/\{(\w+)\}/g, ':$1');
     router[route.method](expressPath, (req, res, next) => {

@@ -95,6 +95,15 @@ describe('JSON API: referrals in', () => {
     expect(await count('/fhir/ServiceRequest')).toBe(before);
   });
 
+  it('refuses a body nested deeper than /fhir allows (100 levels), before reading it as a referral', async () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 150; i++) deep = { d: deep };
+    const res = await post(t.referrer, '/referrals', deep);
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body.detail).toMatch(/nested more than 100 levels/);
+  });
+
   it.each([
     ['an NHS number whose check digit is wrong', (r: ReturnType<typeof jsonReferral>) => ({ patient: { ...r.patient, nhsNumber: `${r.patient.nhsNumber.slice(0, 9)}${(Number(r.patient.nhsNumber[9]) + 1) % 10}` } }), '#/patient/nhsNumber'],
     ['a reason outside the social-prescribing reasons', () => ({ reasons: [{ code: '22298006' }] }), '#/reasons/0/code'],
