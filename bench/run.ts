@@ -3,14 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { SERVICES, Tokens, writeDeployment } from './clients.js';
 import { NhsNumbers } from './fixtures.js';
-import { measure, type Figures, type LoadSettings, type Scenario } from './load.js';
+import { measure, measureAlternating, type Figures, type LoadSettings, type Scenario } from './load.js';
 import { currentCommit, describeMachine } from './machine.js';
 import {
   build, ROOT, runCompiled, startBaselineProcess, startCoreProcess, startGatewayProcess, type Build, type ChildServer, type Sync,
 } from './processes.js';
 import { profileIn, summarise } from './profile.js';
 import type { QueryPlans } from './query-plan.js';
-import { medianRound, n0, readDrop, renderReport, SERVER_NAME, targets, type Key, type PollRun, type Row, type Run, type Server } from './report.js';
+import { GATEWAY_ONLY, JSON_PAIRS, jsonCost, medianRound, n0, type JsonPair, readDrop, renderReport, SERVER_NAME, targets, type Key, type PollRun, type Row, type Run, type Server } from './report.js';
 import { anonymous, baseline, bearer, fhirScenarios, pollScenario, type Scenarios } from './scenarios.js';
 import type { SeedManifest } from './seed.js';
 
@@ -27,6 +27,9 @@ const SETTINGS: LoadSettings = {
 const RESOURCES = Number(process.env.BENCH_RESOURCES ?? 100_000);
 /** Alternating rounds of the read pair (see Run.readRounds). */
 const READ_ROUNDS = 5;
+/** Issue 7's pairs: alternating blocks on one gateway (see measureAlternating), and the seconds of each. */
+const JSON_BLOCKS = 8;
+const JSON_BLOCK_SECONDS = Number(process.env.BENCH_BLOCK_SECONDS ?? 3);
 const PROFILE_SECONDS = 5;
 /**
  * BENCH_ONLY=read,intake measures only those scenarios, on both servers, skips the profiled pass and
@@ -132,18 +135,50 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
       rows.push({ server, key: 'read', name: scenarios[server].read.name, sync: 'full', figures: medianRound(readRounds.map((r) => r[server])) });
     }
   }
-  const plan: [Server, Key, Sync][] = [
-    ['core', 'search', 'full'], ['gateway', 'search', 'full'],
-    ['core', 'create', 'full'], ['core', 'create', 'normal'], ['gateway', 'create', 'full'],
-    ['core', 'transaction', 'full'], ['gateway', 'transaction', 'full'],
-    ['gateway', 'intake', 'full'], ['gateway', 'jsonIntake', 'full'],
-  ];
-  for (const [server, key, sync] of plan.filter(([, key]) => !ONLY || ONLY.includes(key))) {
+  const single = async ([server, key, sync]: [Server, Key, Sync]) => {
+    if (ONLY && !ONLY.includes(key)) return;
     const scenario = scenarios[server][key];
     const figures = await against(start(server, sync), scenario, SETTINGS, prepare(server));
     rows.push({ server, key, name: scenario.name, sync, figures });
     print(SERVER_NAME[server], scenario.name, sync, figures, before);
-  }
+  };
+  // Issue 7: a FHIR interaction and the plain-JSON call that becomes it, on one gateway in alternating
+  // short blocks (see measureAlternating).
+  const jsonRounds: Run['jsonRounds'] = [];
+  const pairRounds = async (pair: JsonPair) => {
+    if (ONLY && !ONLY.includes(pair.fhir) && !ONLY.includes(pair.json)) return;
+    const fhir = scenarios.gateway[pair.fhir];
+    const json = scenarios.gateway[pair.json];
+    const s = await start('gateway', 'full');
+    let blocks: { a: Figures; b: Figures }[];
+    try {
+      await refresh(s.url);
+      blocks = await measureAlternating(s.url, [fhir, json], SETTINGS, JSON_BLOCKS, JSON_BLOCK_SECONDS, [process.pid, s.pid]);
+    } catch (e) {
+      await s.stop().catch(() => undefined);
+      throw new Error(`${(e as Error).message}\nserver output:\n${s.output() || '(none)'}`, { cause: (e as Error).cause });
+    }
+    await s.stop();
+    const rounds = blocks.map((x) => ({ fhir: x.a, json: x.b }));
+    rounds.forEach((r, i) => {
+      print('gateway', `${fhir.name} (${i + 1})`, 'full', r.fhir, before);
+      print('gateway', `${json.name} (${i + 1})`, 'full', r.json, before);
+    });
+    jsonRounds.push({ fhir: pair.fhir, rounds });
+    rows.push({ server: 'gateway', key: pair.fhir, name: fhir.name, sync: 'full', figures: medianRound(rounds.map((r) => r.fhir)) });
+    rows.push({ server: 'gateway', key: pair.json, name: json.name, sync: 'full', figures: medianRound(rounds.map((r) => r.json)) });
+  };
+  const pairOf = (fhir: Key) => JSON_PAIRS.find((p) => p.fhir === fhir)!;
+  // The searches and the list pair before any write, like the reads; then the writes.
+  await single(['core', 'search', 'full']);
+  await single(['gateway', 'search', 'full']);
+  await pairRounds(pairOf('list'));
+  for (const step of [
+    ['core', 'create', 'full'], ['core', 'create', 'normal'], ['gateway', 'create', 'full'],
+    ['core', 'transaction', 'full'], ['gateway', 'transaction', 'full'],
+  ] as const) await single([...step]);
+  await pairRounds(pairOf('intake'));
+  await pairRounds(pairOf('act'));
   const polling: PollRun[] = [];
   if (!ONLY || ONLY.includes('poll')) {
     for (const tasks of POLL_TASKS) {
@@ -156,6 +191,7 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
   const after = await against(startBaselineProcess(), baseline(), SETTINGS);
   print('bare express', 'GET /ping/:id (again)', '', after);
   if (readRounds.length) console.log(`\nauth + audit cost on reads: ${(100 * readDrop({ readRounds })).toFixed(0)}% drop, median of ${readRounds.length} rounds (target < 30%)`);
+  for (const j of jsonRounds) console.log(`plain-JSON cost over FHIR, ${j.fhir}: ${(100 * jsonCost(j)).toFixed(0)}%, median of ${j.rounds.length} rounds (target ≤ 15%)`);
 
   if (ONLY && !process.env.BENCH_PROFILE) return;
   // Profiles give shares of the server's own time, which a busy neighbour hardly skews: no waiting.
@@ -163,7 +199,7 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
   for (const server of ['core', 'gateway'] as const) {
     const keys = ONLY ? ONLY.filter((k): k is Key => k in scenarios[server]) : ['read', 'search', 'create', 'transaction'] as const;
     for (const key of keys) {
-      if (server === 'core' && (key === 'intake' || key === 'jsonIntake')) continue; // referral intake is the gateway's alone
+      if (server === 'core' && GATEWAY_ONLY.includes(key)) continue;
       const dir = fs.mkdtempSync(path.join(work, 'profile-'));
       const scenario: Scenario = scenarios[server][key];
       await against(start(server, 'full', dir), scenario, { ...SETTINGS, warmupSeconds: 1, seconds: PROFILE_SECONDS, quietSeconds: 0, retryAbovePct: 0 }, prepare(server));
@@ -176,7 +212,7 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
   }
 
   const run: Run = {
-    machine, settings: SETTINGS, baselines: [before, after], rows, readRounds, queryPlans, polling, profileSeconds: PROFILE_SECONDS, profiles,
+    machine, settings: SETTINGS, baselines: [before, after], rows, readRounds, jsonRounds, queryPlans, polling, profileSeconds: PROFILE_SECONDS, profiles,
     seed: {
       resources: RESOURCES, patients: seed.patients.length, tasks: RESOURCES - seed.patients.length - SERVICES.length - 1,
       owners: SERVICES.length, seconds: seedSeconds,

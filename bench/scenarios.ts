@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { formatInstant } from '../src/fhir/instant.js';
+import { listCursorAt } from '../src/json-api/list-cursor.js';
+import { LOCAL_STATUS_REASON_SYSTEM } from '../src/workflow/status-reasons.js';
 import { linkWorker, REFERRER, SERVICES, type Tokens } from './clients.js';
 import { jsonReferral, patient, patientsWithConsents, referral, type NhsNumbers } from './fixtures.js';
 import type { Scenario } from './load.js';
-import type { SeedManifest } from './seed.js';
+import type { SeedManifest, SeededTask } from './seed.js';
 
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
 
@@ -30,6 +32,44 @@ export const anonymous: Credentials = () => ({});
 export const bearer = (tokens: Tokens): Credentials => (clientId) => tokens.headers(clientId);
 
 export type Scenarios = ReturnType<typeof fhirScenarios>;
+
+const JSON_HEADERS = { accept: 'application/json', 'content-type': 'application/json' };
+
+/** A random instant in the first half of the seeded writes: from there each service has a full page of requested Tasks. */
+function sinceInSeed(seed: SeedManifest): number {
+  const { from, to } = seed.written;
+  return Math.floor(from + Math.random() * 0.5 * (to - from));
+}
+
+/** The reason the bench's link workers give for a hold (CodeSystem-sp-task-status-reason.json). */
+const HOLD_REASON = 'service-at-capacity';
+
+/** A seeded in-progress Task as its link worker last left it: the bench knows each one's current version. */
+interface WorkedTask extends SeededTask {
+  version: number;
+}
+
+/**
+ * The action pair's Tasks, shared by both servers' runs: the seeded in-progress Tasks in turn, each
+ * put on hold if it is in progress and resumed if it is on hold, as its link worker would. Each step
+ * assumes the one before succeeded (a run fails on any unexpected status); with thousands of Tasks in
+ * turn and 16 connections, a Task's previous step has long been answered when its next is sent.
+ */
+function workedTasks(seed: SeedManifest): () => { worked: WorkedTask; hold: boolean } {
+  const tasks: WorkedTask[] = seed.inProgress.map((t) => ({ ...t, version: 1 }));
+  if (tasks.length < 100) throw new Error(`only ${tasks.length} seeded in-progress Tasks: seed more (BENCH_RESOURCES)`);
+  let next = 0;
+  return () => {
+    const worked = tasks[next++ % tasks.length]!;
+    const hold = worked.task.status === 'in-progress';
+    const { statusReason: _, ...rest } = worked.task;
+    worked.task = hold
+      ? { ...rest, status: 'on-hold', statusReason: { coding: [{ system: LOCAL_STATUS_REASON_SYSTEM, code: HOLD_REASON }] } }
+      : { ...rest, status: 'in-progress' };
+    worked.version++;
+    return { worked, hold };
+  };
+}
 
 /**
  * The FHIR scenarios over the seeded store, each as the client that would send it: the practice reads
@@ -74,11 +114,63 @@ export function fhirScenarios(seed: SeedManifest, nhs: NhsNumbers, as: Credentia
     name: 'referral intake, plain-JSON API', method: 'POST', expect: 201,
     next: () => ({
       path: '/api/v1/referrals', body: JSON.stringify(jsonReferral(nhs, created++)),
-      headers: { ...as(REFERRER), accept: 'application/json', 'content-type': 'application/json' },
+      headers: { ...as(REFERRER), ...JSON_HEADERS },
     }),
     check: (body) => (typeof (body as { id?: unknown }).id === 'string' ? undefined : 'answered no referral id'),
   };
-  return { read, create, search, transaction, intake, jsonIntake };
+  // Issue 7's other pairs, the gateway only. A platform's poll of its requested referrals since T: as
+  // FHIR it asks for each Task's referral and patient too (what the JSON list shows of each).
+  const list: Scenario = {
+    name: `Task poll with referral and patient, page of ${SEARCH_PAGE}`, method: 'GET', expect: 200,
+    next: () => {
+      const owner = pick(SERVICES);
+      return {
+        path: `/fhir/Task?owner=Organization/${owner}&status=requested&_lastUpdated=ge${formatInstant(sinceInSeed(seed))}`
+          + `&_sort=_lastUpdated&_count=${SEARCH_PAGE}&_include=Task:focus&_include=Task:patient`,
+        headers: as(linkWorker(owner)),
+      };
+    },
+    check: (body) => {
+      const matches = (body as fhir4.Bundle).entry?.filter((e) => e.search?.mode === 'match').length ?? 0;
+      return matches === SEARCH_PAGE ? undefined : `returned ${matches} Tasks, not a full page of ${SEARCH_PAGE}`;
+    },
+  };
+  const jsonList: Scenario = {
+    name: `referral list, plain-JSON API, page of ${SEARCH_PAGE}`, method: 'GET', expect: 200,
+    next: () => {
+      const owner = pick(SERVICES);
+      return { path: `/api/v1/referrals?status=requested&after=${listCursorAt(sinceInSeed(seed))}`, headers: { ...as(linkWorker(owner)), ...JSON_HEADERS } };
+    },
+    check: (body) => {
+      const items = (body as { items?: unknown[] }).items?.length ?? 0;
+      return items === SEARCH_PAGE ? undefined : `returned ${items} referrals, not a full page of ${SEARCH_PAGE}`;
+    },
+  };
+  // A link worker puts a referral on hold, with a reason, or resumes it, naming the version it read.
+  const step = workedTasks(seed);
+  const act: Scenario = {
+    name: 'hold or resume a referral (update Task)', method: 'PUT', expect: 200,
+    next: () => {
+      const { worked } = step();
+      return {
+        path: `/fhir/Task/${worked.task.id}`, body: JSON.stringify(worked.task),
+        headers: { ...as(linkWorker(worked.owner)), 'if-match': `W/"${worked.version - 1}"` },
+      };
+    },
+  };
+  const jsonAct: Scenario = {
+    name: 'hold or resume a referral, plain-JSON API', method: 'POST', expect: 200,
+    next: () => {
+      const { worked, hold } = step();
+      return {
+        path: `/api/v1/referrals/${worked.referral}/${hold ? 'hold' : 'resume'}`, body: JSON.stringify(hold ? { reason: { code: HOLD_REASON } } : {}),
+        headers: {
+          ...as(linkWorker(worked.owner)), ...JSON_HEADERS, 'if-match': `W/"${worked.version - 1}"`, 'idempotency-key': randomUUID(),
+        },
+      };
+    },
+  };
+  return { read, create, search, transaction, intake, jsonIntake, list, jsonList, act, jsonAct };
 }
 
 /**

@@ -24,6 +24,18 @@ export interface SeedManifest {
   nhsUsed: number;
   /** The store's clock (µs) just before and just after the seeded writes: their lastUpdated lie between. */
   written: { from: number; to: number };
+  /**
+   * `mixed` only: the seeded Tasks in status in-progress, as stored at version 1, in the order written.
+   * The action scenarios put each on hold and resume it, over and over.
+   */
+  inProgress: SeededTask[];
+}
+
+export interface SeededTask {
+  /** The referral (the Task's focus): what the plain-JSON API's actions name. */
+  referral: string;
+  owner: string;
+  task: fhir4.Task & { id: string };
 }
 
 /**
@@ -49,6 +61,7 @@ async function seed(dataDir: string, total: number, kind: 'mixed' | 'tasks'): Pr
   const resources: (fhir4.Resource & { id: string })[] = ORGANIZATIONS.map(organizationResource);
   const nhs = new NhsNumbers();
   const patients: string[] = [];
+  const inProgress: SeededTask[] = [];
   if (kind === 'tasks') {
     for (let i = 0; resources.length < total; i++) {
       resources.push({ ...task(i, SERVICES[i % SERVICES.length]!, `Patient/${randomUUID()}`), id: randomUUID() });
@@ -59,7 +72,10 @@ async function seed(dataDir: string, total: number, kind: 'mixed' | 'tasks'): Pr
     const id = randomUUID();
     patients.push(id);
     resources.push({ ...patient(nhs.take(), i), id });
-    resources.push({ ...task(i, SERVICES[i % SERVICES.length]!, `Patient/${id}`), id: randomUUID() });
+    const owner = SERVICES[i % SERVICES.length]!;
+    const t = { ...task(i, owner, `Patient/${id}`), id: randomUUID() };
+    resources.push(t);
+    if (t.status === 'in-progress') inProgress.push({ referral: t.focus!.reference!.split('/')[1]!, owner, task: t });
   }
   // Odd totals: one more Patient, so the store holds exactly `total` resources.
   if (kind === 'mixed' && resources.length < total) {
@@ -91,7 +107,7 @@ async function seed(dataDir: string, total: number, kind: 'mixed' | 'tasks'): Pr
   } finally {
     clearInterval(hold);
   }
-  return { patients, nhsUsed: patients.length, written: { from, to } };
+  return { patients, nhsUsed: patients.length, written: { from, to }, inProgress };
 }
 
 const [dataDir, total, kind = 'mixed'] = process.argv.slice(2);

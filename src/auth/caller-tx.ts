@@ -50,6 +50,13 @@ export class CallerTx implements StoreTx {
     return s && this.present(s);
   }
 
+  /** As the store's, but only a holder the caller may read: another's is as none. */
+  async identified(type: string, system: string, value: string): Promise<string | undefined> {
+    requireAccess(this.caller, type, 'read');
+    const id = await this.tx.identified(type, system, value);
+    return id !== undefined && (await this.visible(type, id)) ? id : undefined;
+  }
+
   async vread(type: string, id: string, version: number): Promise<Stored | undefined> {
     requireAccess(this.caller, type, 'read');
     if (!(await this.visible(type, id))) return undefined;

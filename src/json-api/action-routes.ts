@@ -43,7 +43,9 @@ export function actionRoutes(kit: RouteKit, statusReasons: ReadonlySet<string>):
       let answer: { status: number; body: ActionResult } | undefined;
       await kit.run(req, res, self, actionMapper, async (tx) => {
         const scope = `json-api-idempotency:${caller.clientId}`;
-        const prior = key === undefined ? undefined : await tx.claimOnce(scope, key, '', tx.now() + IDEMPOTENCY_MICROS);
+        // Looked up, and recorded only with the answer: one write, not a claim and then its answer. Two
+        // concurrent requests with one key cannot both act: If-Match lets only one of them change the Task.
+        const prior = key === undefined ? undefined : await tx.recall(scope, key);
         if (prior) {
           const first = JSON.parse(prior) as { fingerprint: string; status: number; body: ActionResult };
           if (first.fingerprint !== fingerprint) {

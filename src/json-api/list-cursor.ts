@@ -31,6 +31,9 @@ export function listCursor(after: unknown): ListCursor {
   }
 }
 
+/** The cursor of a reader who has been given every change before `from` (the bench starts its pollers there). */
+export const listCursorAt = (from: Micros): string => encode(from, []).encoded;
+
 /** The cursor after a page: where the page ended, or where it started when the page was empty. */
 export function nextCursor(from: ListCursor, page: readonly Stored[]): ListCursor {
   const last = page.at(-1);

@@ -47,7 +47,7 @@ const TITLES: Partial<Record<IssueCode, string>> = {
   duplicate: 'Already exists',
   'not-found': 'Not found',
   conflict: 'The referral has changed since it was read',
-  'business-rule': 'Not possible in the referral\'s current state',
+  'business-rule': 'A rule of the referral workflow does not allow this',
   'too-costly': 'Too large',
   throttled: 'Too many requests',
   exception: 'The service failed',

@@ -13,13 +13,10 @@ import { ReferralIn, type ReferralCreated, type ReferralDetail, type ReferralSum
 const PAGE = 50;
 
 
-/** The referral a practice sent under `identifier`, if this caller can see it. */
+/** The referral a practice sent under `identifier`, if this caller can see it (the identifier is unique to one ServiceRequest). */
 async function sentReferral(tx: StoreTx, practice: string, identifier: string): Promise<Stored | undefined> {
-  const page = await tx.search({
-    type: 'ServiceRequest', sort: 'default', count: 1,
-    filters: [{ kind: 'token', param: 'identifier', values: [{ system: referralIdentifierSystem(practice), code: identifier }] }],
-  });
-  return page.matches[0];
+  const id = await tx.identified('ServiceRequest', referralIdentifierSystem(practice), identifier);
+  return id === undefined ? undefined : tx.read('ServiceRequest', id);
 }
 
 /** The Task the intake made for a referral. */

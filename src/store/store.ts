@@ -126,6 +126,11 @@ export interface StoreTx {
   vread(type: string, id: string, version: number): Promise<Stored | undefined>;
   /** Writes a new version (version 1 when the id is new), assigning versionId and lastUpdated. */
   write(resource: fhir4.Resource & { id: string }, options: WriteOptions): Promise<Stored>;
+  /**
+   * The id of the resource of `type` holding a unique identifier (registry.ts uniqueIdentifierSystems),
+   * if any: one probe of the uniqueness index, cheaper than a search by identifier.
+   */
+  identified(type: string, system: string, value: string): Promise<string | undefined>;
   search(query: SearchQuery): Promise<SearchPage>;
   history(query: HistoryQuery): Promise<HistoryPage>;
 

@@ -79,6 +79,17 @@ describe('JSON API: referrals in', () => {
     expect(await count(`/fhir/Task?focus=ServiceRequest/${first.body.id}`)).toBe(1);
   });
 
+  it('never answers another practice\'s client with a referral it may not see, whatever identifier and practice it sends', async () => {
+    const input = jsonReferral(7004);
+    const first = await post(t.referrer, '/referrals', input);
+    expect(first.status).toBe(201);
+    const stolen = await post(t.otherReferrer, '/referrals', { ...input, practice: 'A81001' });
+    expect(stolen.status, JSON.stringify(stolen.body)).toBe(422);
+    expect(stolen.body.errors).toEqual([expect.objectContaining({ pointer: '#/practice' })]);
+    expect(JSON.stringify(stolen.body)).not.toContain(first.body.id);
+    expect(await count(`/fhir/ServiceRequest?identifier=${encodeURIComponent(`https://signpost.health/Id/referral/A81001|${input.identifier}`)}`)).toBe(1);
+  });
+
   it.each([
     ['a nine-digit NHS number', { patient: { ...jsonReferral(1).patient, nhsNumber: '123456789' } }, '#/patient/nhsNumber'],
     ['no reasons', { reasons: [] }, '#/reasons'],

@@ -83,6 +83,17 @@ export function storeContract(name: string, harness: () => StoreHarness): void {
       expect(p2.version).toBe(1);
     });
 
+    it('names the holder of a unique identifier, as it is now', async () => {
+      const nhs = 'https://fhir.nhs.uk/Id/nhs-number';
+      await store.transaction((tx) => tx.write(patient('p1', '9434765919'), { method: 'POST' }));
+      expect(await store.transaction((tx) => tx.identified('Patient', nhs, '9434765919'))).toBe('p1');
+      expect(await store.transaction((tx) => tx.identified('Patient', nhs, '4010232137'))).toBeUndefined();
+      expect(await store.transaction((tx) => tx.identified('Practitioner', nhs, '9434765919'))).toBeUndefined();
+      await store.transaction((tx) => tx.write(patient('p1', '4010232137'), { method: 'PUT' }));
+      expect(await store.transaction((tx) => tx.identified('Patient', nhs, '9434765919'))).toBeUndefined();
+      expect(await store.transaction((tx) => tx.identified('Patient', nhs, '4010232137'))).toBe('p1');
+    });
+
     it('assigns lastUpdated strictly increasing in commit order, also to concurrent transactions', async () => {
       const stored = await Promise.all(Array.from({ length: 50 }, (_, i) =>
         store.transaction((tx) => tx.write(task(`t${i}`, 'requested', 'Organization/o'), { method: 'POST' }))));

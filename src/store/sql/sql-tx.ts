@@ -153,6 +153,10 @@ export class SqlStoreTx implements StoreTx {
     }
   }
 
+  async identified(type: string, system: string, value: string): Promise<string | undefined> {
+    return (await this.identifierHolder(type, system, value))?.id;
+  }
+
   private async identifierHolder(type: string, system: string, value: string): Promise<{ rid: number; id: string } | undefined> {
     const rows = await this.sql.all<{ rid: number; id: string }>(this.queries.get('identifier-holder', ($) => this.db.selectFrom('unique_identifier as u')
       .innerJoin('resource as r', 'r.rid', 'u.rid').select(['r.rid', 'r.id'])
