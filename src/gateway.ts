@@ -27,7 +27,7 @@ import { loadReferralReasons } from './referral/reasons.js';
 import { createApp } from './http/app.js';
 import type { FhirRouterOptions } from './http/fhir-routes.js';
 import { jsonApiRouter } from './json-api/routes.js';
-import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 
 export interface Gateway {
@@ -118,15 +118,9 @@ function deploymentFor(env: Env, logger: Logger): Deployment {
 
 /** Opens the store, builds the app and listens: everything `npm start` does. */
 export async function startGateway(env: Env, logger: Logger): Promise<Gateway> {
-  if (env.databaseUrl) throw new Error('DATABASE_URL is set, but this build has only the embedded SQLite store; unset DATABASE_URL');
   const deployment = deploymentFor(env, logger);
   let baseUrl = env.baseUrl ?? '';
-  const store = await SqliteStore.open({
-    file: path.join(env.dataDir, 'signpost.sqlite'),
-    indexer: (r) => indexEntries(r, baseUrl),
-    renderAudit: renderStoredAuditRecord,
-    synchronous: env.sqliteSync,
-  });
+  const store = await openStore(env, (r) => indexEntries(r, baseUrl), renderStoredAuditRecord);
   try {
     const app = await buildApp({ deployment, store, dataDir: env.dataDir, baseUrl: () => baseUrl, logger });
     const server = await new Promise<Server>((resolve, reject) => {

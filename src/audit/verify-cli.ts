@@ -1,21 +1,23 @@
 import path from 'node:path';
+import { loadEnv } from '../config/env.js';
 import { indexEntries } from '../fhir/index-values.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { openStore } from '../store/open-store.js';
 import { verifyChain } from './hash-chain.js';
 
 /**
- * `npm run audit:verify -- --data-dir DIR`: checks the AuditEvent hash chain of a gateway's store
- * from outside the running service. Exit 0 when intact, 1 when broken (naming the first bad event),
- * 2 on a usage or access error.
+ * `npm run audit:verify [-- --data-dir DIR]`: checks the AuditEvent hash chain of a gateway's store
+ * from outside the running service: the store the environment names (DATABASE_URL, else the SQLite file
+ * in SIGNPOST_DATA_DIR), or the SQLite file in DIR. Exit 0 when intact, 1 when broken (naming the first
+ * bad event), 2 on a usage or access error.
  */
 async function main(argv: string[]): Promise<number> {
   const i = argv.indexOf('--data-dir');
-  const dataDir = i >= 0 ? argv[i + 1] : process.env.SIGNPOST_DATA_DIR;
-  if (!dataDir) {
-    process.stderr.write('usage: npm run audit:verify -- --data-dir DIR\n');
+  if (i >= 0 && !argv[i + 1]) {
+    process.stderr.write('usage: npm run audit:verify [-- --data-dir DIR]\n');
     return 2;
   }
-  const store = await SqliteStore.open({ file: path.join(path.resolve(dataDir), 'signpost.sqlite'), indexer: (r) => indexEntries(r, '') });
+  const env = loadEnv(process.env);
+  const store = await openStore(i >= 0 ? { ...env, dataDir: path.resolve(argv[i + 1]!), databaseUrl: undefined } : env, (r) => indexEntries(r, ''));
   try {
     const verdict = await verifyChain(store);
     if (verdict.result) {

@@ -16,6 +16,9 @@ import type { WriteRulesByType } from './write-rules.js';
  * refuse: the same organisation filter is part of every query. Every write also records its grants and
  * a Provenance in the same transaction, the one write path for clients.
  */
+/** The store's export and import belong to the operator's command-line tools, never to a client. */
+const operatorOnly = () => new FhirError(403, 'forbidden', 'Moving a store\'s whole content is for the operator\'s export and import tools, not for clients', 'Bundle');
+
 export class CallerTx implements StoreTx {
   /** Versions written so far in this interaction: they await their Provenance. */
   private readonly written: Stored[] = [];
@@ -48,6 +51,22 @@ export class CallerTx implements StoreTx {
     if (granted !== undefined && granted !== this.caller.organization) return undefined;
     const s = await this.visible(type, id);
     return s && this.present(s);
+  }
+
+  restore(): Promise<void> {
+    return Promise.reject(operatorOnly());
+  }
+
+  versions(): Promise<never> {
+    return Promise.reject(operatorOnly());
+  }
+
+  grantRows(): Promise<never> {
+    return Promise.reject(operatorOnly());
+  }
+
+  claimRows(): Promise<never> {
+    return Promise.reject(operatorOnly());
   }
 
   /** As the store's, but only a holder the caller may read: another's is as none. */

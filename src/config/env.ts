@@ -12,6 +12,9 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** 'normal' trades durability on power loss for write speed; the default fsyncs every commit. */
   SIGNPOST_SQLITE_SYNC: z.enum(['full', 'normal']).default('full'),
+  /** PostgreSQL: connections per instance, and the longest a statement may run. */
+  SIGNPOST_PG_POOL: z.coerce.number().int().min(2).max(100).default(4),
+  SIGNPOST_PG_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
 });
 
 export interface Env {
@@ -23,6 +26,8 @@ export interface Env {
   baseUrl?: string;
   logLevel: string;
   sqliteSync: 'full' | 'normal';
+  pgPool: number;
+  pgStatementTimeoutMs: number;
 }
 
 /** Parses the environment; throws an Error whose message is one line naming the bad variable. */
@@ -44,5 +49,7 @@ export function loadEnv(source: NodeJS.ProcessEnv): Env {
     ...(e.SIGNPOST_BASE_URL ? { baseUrl: e.SIGNPOST_BASE_URL.replace(/\/+$/, '') } : {}),
     logLevel: e.LOG_LEVEL,
     sqliteSync: e.SIGNPOST_SQLITE_SYNC,
+    pgPool: e.SIGNPOST_PG_POOL,
+    pgStatementTimeoutMs: e.SIGNPOST_PG_STATEMENT_TIMEOUT_MS,
   };
 }

@@ -108,6 +108,26 @@ export class VersionConflict extends Error {
   }
 }
 
+/** Where a listing of every version got to: versions are listed by lastUpdated, then row and version. */
+export interface VersionCursor {
+  at: Micros;
+  rid: number;
+  version: number;
+}
+
+export interface GrantRow {
+  type: string;
+  id: string;
+  org: string;
+}
+
+export interface ClaimRow {
+  scope: string;
+  key: string;
+  value: string;
+  expiresAt: Micros;
+}
+
 export interface WriteOptions {
   /** The write applies only if the resource is at this version (If-Match); 0 means "must not exist". */
   expectVersion?: number;
@@ -126,6 +146,17 @@ export interface StoreTx {
   vread(type: string, id: string, version: number): Promise<Stored | undefined>;
   /** Writes a new version (version 1 when the id is new), assigning versionId and lastUpdated. */
   write(resource: fhir4.Resource & { id: string }, options: WriteOptions): Promise<Stored>;
+  /**
+   * Operator tools only (ops/export.ts, ops/import.ts), never a request: a version exactly as another
+   * store kept it (id, version, lastUpdated, method), following that resource's versions restored before.
+   */
+  restore(version: Stored): Promise<void>;
+  /** Operator tools only: every version of every resource in commit order, a page after `after`. */
+  versions(after: VersionCursor | undefined, limit: number): Promise<{ versions: Stored[]; next?: VersionCursor }>;
+  /** Operator tools only: every grant, ordered by type, id and organisation, after `after`. */
+  grantRows(after: GrantRow | undefined, limit: number): Promise<GrantRow[]>;
+  /** Operator tools only: every unexpired claim, ordered by scope and key, after `after`. */
+  claimRows(after: Pick<ClaimRow, 'scope' | 'key'> | undefined, limit: number): Promise<ClaimRow[]>;
   /**
    * The id of the resource of `type` holding a unique identifier (registry.ts uniqueIdentifierSystems),
    * if any: one probe of the uniqueness index, cheaper than a search by identifier.

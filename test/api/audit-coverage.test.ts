@@ -1,13 +1,16 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import Sqlite from 'better-sqlite3';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nhsNumber, patient } from '../fixtures/gateway.js';
 import { startSecureTestGateway, type AuthedClient, type SecureTestGateway } from '../fixtures/secure-gateway.js';
 
 let gw: SecureTestGateway;
+/** `npm run audit:verify`'s script, pointed at this gateway's store as an operator would point it. */
+const verifyCli = () => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/audit/verify-cli.ts'], {
+  cwd: path.resolve(import.meta.dirname, '../..'), env: { ...process.env, ...gw.db.env },
+});
 let gp: AuthedClient;
 let auditor: AuthedClient;
 beforeAll(async () => {
@@ -74,16 +77,15 @@ describe('every interaction leaves exactly one AuditEvent', () => {
     expect(res.body.total).toBeGreaterThan(10);
     const none = await auditor.get('/fhir/AuditEvent?date=lt2000-01-01&_summary=count');
     expect(none.body.total).toBe(0);
-    const cli = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/audit/verify-cli.ts', '--data-dir', gw.dir], { cwd: path.resolve(import.meta.dirname, '../..') });
+    const cli = await verifyCli();
     expect(cli.stdout).toMatch(/audit chain intact: \d+ events verified/);
   });
 
   it('the CLI exits 1 and names the event when the chain is broken', async () => {
-    const db = new Sqlite(gw.file);
-    const victim = db.prepare('SELECT seq, json FROM audit_event ORDER BY seq LIMIT 1 OFFSET 1').get() as { seq: number; json: string };
-    db.prepare('UPDATE audit_event SET json = ? WHERE seq = ?').run(victim.json.replace('"outcome":"', '"outcome":"x'), victim.seq);
-    db.close();
-    const run = promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/audit/verify-cli.ts', '--data-dir', gw.dir], { cwd: path.resolve(import.meta.dirname, '../..') });
+    const [victim] = await gw.db.query<{ seq: number; json: string }>('SELECT seq, json FROM audit_event ORDER BY seq LIMIT 1 OFFSET 1');
+    if (!victim) throw new Error('no second audit event');
+    await gw.db.query('UPDATE audit_event SET json = ? WHERE seq = ?', [victim.json.replace('"outcome":"', '"outcome":"x'), victim.seq]);
+    const run = verifyCli();
     const failure = await run.then(() => undefined, (e: { code: number; stdout: string }) => e);
     expect(failure?.code).toBe(1);
     expect(failure?.stdout).toMatch(new RegExp(`BROKEN at event ${victim.seq} \\(AuditEvent/${victim.seq}\\)`));

@@ -1,4 +1,3 @@
-import Sqlite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/audit-event.js';
 import { nhsNumber, patient } from '../fixtures/gateway.js';
@@ -52,12 +51,11 @@ describe('audit trail', () => {
     expect((await gp.get('/fhir/AuditEvent/$verify')).status).toBe(403);
 
     // Tamper with one stored event directly in the database.
-    const db = new Sqlite(gw.file);
-    const victim = db.prepare('SELECT seq, json FROM audit_event ORDER BY seq LIMIT 1 OFFSET 2').get() as { seq: number; json: string };
+    const [victim] = await gw.db.query<{ seq: number; json: string }>('SELECT seq, json FROM audit_event ORDER BY seq LIMIT 1 OFFSET 2');
+    if (!victim) throw new Error('no third audit event');
     const altered = JSON.parse(victim.json) as AuditRecord;
     altered.outcome = altered.outcome === '4' ? '0' : '4';
-    db.prepare('UPDATE audit_event SET json = ? WHERE seq = ?').run(JSON.stringify(altered), victim.seq);
-    db.close();
+    await gw.db.query('UPDATE audit_event SET json = ? WHERE seq = ?', [JSON.stringify(altered), victim.seq]);
     const broken = await auditor.get('/fhir/AuditEvent/$verify');
     const param = (name: string) => broken.body.parameter.find((p: { name: string }) => p.name === name);
     expect(param('result').valueBoolean).toBe(false);

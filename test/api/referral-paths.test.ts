@@ -1,4 +1,3 @@
-import Sqlite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderStoredAuditRecord } from '../../src/audit/audit-event.js';
 import { nhsNumber, patient } from '../fixtures/gateway.js';
@@ -89,12 +88,10 @@ describe('referral by POST /fhir/ServiceRequest', () => {
 });
 
 describe('what the gateway stores is valid R4', () => {
-  it('passes an independent validator: every current version in the store', () => {
+  it('passes an independent validator: every current version in the store', async () => {
     loadR4Definitions();
-    const db = new Sqlite(gw.file, { readonly: true });
-    const rows = db.prepare('SELECT v.json FROM resource r JOIN resource_version v ON v.rid = r.rid AND v.version = r.version').all() as { json: string }[];
-    const audit = db.prepare('SELECT json FROM audit_event').all() as { json: string }[];
-    db.close();
+    const rows = await gw.db.query<{ json: string }>('SELECT v.json FROM resource r JOIN resource_version v ON v.rid = r.rid AND v.version = r.version');
+    const audit = await gw.db.query<{ json: string }>('SELECT json FROM audit_event');
     expect(rows.length).toBeGreaterThan(20);
     // The ledger keeps compact records; what the gateway emits of them is the AuditEvent they render as.
     const emitted = [...rows.map(({ json }) => JSON.parse(json) as fhir4.Resource), ...audit.map(({ json }) => renderStoredAuditRecord(json))];

@@ -19,11 +19,12 @@ import { indexEntries } from '../../src/fhir/index-values.js';
 import type { Caller } from '../../src/fhir/interaction.js';
 import { errorHandler } from '../../src/http/errors.js';
 import { requestContext } from '../../src/http/request-context.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { Store } from '../../src/store/store.js';
 import {
   basicAuth, fetchToken, keyClient, keyPair, secretClient, signAssertion, TOKEN_URL, type KeyClient, type SecretClient,
 } from '../fixtures/clients.js';
 import { BASE_URL } from '../fixtures/gateway.js';
+import { openTestStore, type TestStore } from '../fixtures/test-store.js';
 
 const KEY = new Uint8Array(32).fill(7);
 const OTHER_KEY = new Uint8Array(32).fill(9);
@@ -39,8 +40,8 @@ class Clock {
 
 interface Harness {
   app: Express;
-  store: SqliteStore;
-  file: string;
+  store: Store;
+  db: TestStore;
   clock: Clock;
   tokens: AccessTokens;
   limiter: FailureLimiter;
@@ -57,23 +58,23 @@ let rs: KeyClient;
 let clients: ClientConfig[];
 
 const dirs: string[] = [];
-const stores: SqliteStore[] = [];
+const stores: Store[] = [];
+const databases: TestStore[] = [];
 
-async function openStore(file: string): Promise<SqliteStore> {
-  const store = await SqliteStore.open({ file, indexer: (r) => indexEntries(r, BASE_URL), renderAudit: renderStoredAuditRecord });
-  stores.push(store);
-  return store;
-}
-
-/** A gateway of just the token endpoint and one route behind the bearer check, over a real SQLite file. */
-async function harness(options: { file?: string; tokens?: AccessTokens; clock?: Clock } = {}): Promise<Harness> {
-  let file = options.file;
-  if (!file) {
+/** A gateway of just the token endpoint and one route behind the bearer check, over a real, fresh store (or `db` reopened). */
+async function harness(options: { db?: TestStore; tokens?: AccessTokens; clock?: Clock } = {}): Promise<Harness> {
+  let db = options.db;
+  let store: Store;
+  if (db) {
+    store = await db.reopen();
+  } else {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signpost-token-'));
     dirs.push(dir);
-    file = path.join(dir, 'signpost.sqlite');
+    db = await openTestStore(dir, { indexer: (r) => indexEntries(r, BASE_URL), renderAudit: renderStoredAuditRecord });
+    databases.push(db);
+    store = db.store;
   }
-  const store = await openStore(file);
+  stores.push(store);
   const clock = options.clock ?? new Clock();
   const tokens = options.tokens ?? new AccessTokens({ key: KEY, issuer: BASE_URL, now: clock.now });
   const limiter = new FailureLimiter({ now: clock.now });
@@ -89,7 +90,7 @@ async function harness(options: { file?: string; tokens?: AccessTokens; clock?: 
     res.json({ ...caller, scopes: formatScopes(caller.scopes) });
   });
   app.use(errorHandler(logger));
-  return { app, store, file, clock, tokens, limiter, logs };
+  return { app, store, db, clock, tokens, limiter, logs };
 }
 
 beforeEach(async () => {
@@ -100,6 +101,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   for (const s of stores.splice(0)) await s.close();
+  for (const d of databases.splice(0)) await d.drop();
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
@@ -403,7 +405,7 @@ describe('private_key_jwt (SMART Backend Services)', () => {
 
     await h.store.close();
     stores.splice(stores.indexOf(h.store), 1);
-    const restarted = await harness({ file: h.file });
+    const restarted = await harness({ db: h.db });
     expectOAuthError(await withAssertion(restarted, assertion), 401, 'invalid_client');
     expect((await withAssertion(restarted, await es.assertion())).status).toBe(200);
   });

@@ -231,9 +231,15 @@ export async function writtenProblems(api: Client, location: string, etag: strin
   return out;
 }
 
+/** The fuzz tests read the SQLite file directly, after every request: they run on the SQLite store only. */
+function sqliteFile(gw: TestGateway): string {
+  if (!gw.db.file) throw new Error('the fuzz tests run on the SQLite store (SIGNPOST_TEST_STORE unset)');
+  return gw.db.file;
+}
+
 /** Counts stored versions (AuditEvents aside: refusals may be audited) through a read-only connection. */
 export function versionCounter(gw: TestGateway): { count(): number; close(): void } {
-  const db = new Database(gw.file, { readonly: true, fileMustExist: true });
+  const db = new Database(sqliteFile(gw), { readonly: true, fileMustExist: true });
   const stmt = db.prepare("select count(*) as n from resource_version where type <> 'AuditEvent'");
   return { count: () => Number((stmt.get() as { n: number }).n), close: () => db.close() };
 }
@@ -243,7 +249,7 @@ export function versionCounter(gw: TestGateway): { count(): number; close(): voi
  * exactly versions 1..n (as the DB rows do), and each stored version is well-formed FHIR JSON.
  */
 export async function storeProblems(gw: TestGateway, api: Client): Promise<{ checked: number; problems: string[] }> {
-  const db = new Database(gw.file, { readonly: true, fileMustExist: true });
+  const db = new Database(sqliteFile(gw), { readonly: true, fileMustExist: true });
   let resources: { rid: number; type: string; id: string; version: number }[];
   let versions: { rid: number; version: number; type: string; id: string; json: string }[];
   try {

@@ -39,6 +39,8 @@ export interface Database {
   audit_ref: { rowid: number; refs: string };
   /** SQLite: one row, the last event whose references are in audit_ref (migration 6). */
   audit_ref_indexed: { through: number };
+  /** PostgreSQL: one row, locked by every batch: the store's clock and the ledger's head (migration 7). */
+  store_head: { one: number; clock: number; seq: number; hash: string | null; recorded: number | null };
 }
 
 export type SqlDialect = 'sqlite' | 'postgres';

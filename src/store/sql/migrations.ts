@@ -164,6 +164,25 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
       sql`insert into audit_ref_indexed (through) select coalesce(max(seq), 0) from audit_event`,
     ].map((q) => ({ compile: () => q.compile(db) })),
   },
+  {
+    version: 7,
+    // PostgreSQL, several instances: one row that every batch locks first, holding the store's clock (the
+    // latest instant stamped) and the audit ledger's head. Batches of all instances then commit one at a
+    // time in the order of their stamps (postgres-store.ts). SQLite has one writer and needs none.
+    up: (db, dialect) => dialect !== 'postgres' ? [] : [
+      db.schema.createTable('store_head')
+        .addColumn('one', 'integer', (c) => c.primaryKey().check(sql`one = 1`))
+        .addColumn('clock', 'bigint', (c) => c.notNull())
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .addColumn('hash', 'text')
+        .addColumn('recorded', 'bigint'),
+      sql`insert into store_head (one, clock, seq, hash, recorded)
+        select 1,
+          greatest((select coalesce(max(last_updated), 0) from resource_version), (select coalesce(max(recorded), 0) from audit_event)),
+          coalesce(a.seq, 0), a.hash, a.recorded
+        from (select 1) as x left join (select seq, hash, recorded from audit_event order by seq desc limit 1) as a on true`,
+    ].map((q) => ({ compile: () => q.compile(db) })),
+  },
 ];
 
 /*

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { IndexEntries } from '../../fhir/index-values.js';
 import { formatInstant, type MonotonicClock } from '../../fhir/instant.js';
 import {
-  type AuditEntry, type AuditHead,
+  type AuditEntry, type AuditHead, type ClaimRow, type GrantRow, type VersionCursor,
   UniqueIdentifierConflict, VersionConflict, type HistoryPage, type HistoryQuery, type SearchPage, type SearchQuery,
   type Stored, type StoreTx, type WriteOptions,
 } from '../store.js';
@@ -76,10 +76,8 @@ export class SqlStoreTx implements StoreTx {
   async write(input: fhir4.Resource & { id: string }, options: WriteOptions): Promise<Stored> {
     const type = input.resourceType;
     if (type === AUDIT) throw new Error('AuditEvents are appended to the audit ledger, not written as resources');
-    const existing = (await this.sql.all<{ rid: number; version: number }>(this.queries.get('current', ($) =>
-      this.db.selectFrom('resource').select(['rid', 'version']).where('type', '=', $('type')).where('id', '=', $('id')),
-    { type, id: input.id })))[0];
-    const current = existing ? Number(existing.version) : undefined;
+    const existing = await this.current(type, input.id);
+    const current = existing?.version;
     if (options.expectVersion !== undefined && options.expectVersion !== (current ?? 0)) {
       throw new VersionConflict(type, input.id, current);
     }
@@ -90,36 +88,91 @@ export class SqlStoreTx implements StoreTx {
       ...rest,
       meta: { ...meta, versionId: String(version), lastUpdated: formatInstant(lastUpdated) },
     } as Stored['resource'];
+    const stored: Stored = { resource, type, id: input.id, version, lastUpdated, method: options.method };
+    await this.put(stored, existing);
+    return stored;
+  }
+
+  async restore(stored: Stored): Promise<void> {
+    if (stored.type === AUDIT) throw new Error('AuditEvents are appended to the audit ledger, not restored as resources');
+    const existing = await this.current(stored.type, stored.id);
+    if (stored.version !== (existing?.version ?? 0) + 1) {
+      throw new Error(`${stored.type}/${stored.id} version ${stored.version} cannot follow version ${existing?.version ?? 'none'}`);
+    }
+    this.clock.observe(stored.lastUpdated);
+    await this.put(stored, existing);
+  }
+
+  private async current(type: string, id: string): Promise<{ rid: number; version: number } | undefined> {
+    const row = (await this.sql.all<{ rid: number; version: number }>(this.queries.get('current', ($) =>
+      this.db.selectFrom('resource').select(['rid', 'version']).where('type', '=', $('type')).where('id', '=', $('id')),
+    { type, id })))[0];
+    return row && { rid: Number(row.rid), version: Number(row.version) };
+  }
+
+  /** Stores a version that follows `existing` (the resource's current one, if any), with its index rows. */
+  private async put(stored: Stored, existing: { rid: number; version: number } | undefined): Promise<void> {
+    const { type, id, version, lastUpdated, resource } = stored;
     const index = this.indexer(resource);
     // Checked before anything is written, so that a caller may recover from the conflict in this transaction.
     for (const u of index.uniqueIdentifiers) {
       const holder = await this.identifierHolder(type, u.system, u.value);
-      if (holder && holder.rid !== (existing ? Number(existing.rid) : undefined)) {
+      if (holder && holder.rid !== existing?.rid) {
         throw new UniqueIdentifierConflict(type, u.system, u.value, holder.id, true);
       }
     }
     let rid: number;
     if (existing) {
-      rid = Number(existing.rid);
+      rid = existing.rid;
       await this.sql.run(this.queries.get('bump', ($) => this.db.updateTable('resource')
         .set({ version: num($, 'version'), last_updated: num($, 'at') }).where('rid', '=', num($, 'rid')),
       { version, at: lastUpdated, rid }));
-      await this.closeVersion(rid, current!, lastUpdated);
+      await this.closeVersion(rid, existing.version, lastUpdated);
     } else {
       const inserted = await this.sql.all<{ rid: number }>(this.queries.get('insert', ($) => this.db.insertInto('resource')
         .values({ type: $('type'), id: $('id'), version: num($, 'version'), last_updated: num($, 'at') }).returning('rid'),
-      { type, id: input.id, version, at: lastUpdated }));
+      { type, id, version, at: lastUpdated }));
       rid = Number(inserted[0]?.rid);
     }
     await this.sql.run(this.queries.get('version', ($) => this.db.insertInto('resource_version').values({
       rid: num($, 'rid'), version: num($, 'version'), type: $('type'), id: $('id'), last_updated: num($, 'at'),
       valid_to: num($, 'open'), method: $('method'), json: $('json'),
     }), {
-      rid, version, type, id: input.id, at: lastUpdated, open: OPEN_ENDED, method: options.method, json: JSON.stringify(resource),
+      rid, version, type, id, at: lastUpdated, open: OPEN_ENDED, method: stored.method, json: JSON.stringify(resource),
     }));
     await this.writeIndex(rid, type, lastUpdated, index);
-    this.rids.set(`${type}/${input.id}`, rid);
-    return { resource, type, id: input.id, version, lastUpdated, method: options.method };
+    this.rids.set(`${type}/${id}`, rid);
+  }
+
+  async versions(after: VersionCursor | undefined, limit: number): Promise<{ versions: Stored[]; next?: VersionCursor }> {
+    let q = this.db.selectFrom('resource_version as v').select(['v.rid', 'v.id', 'v.version', 'v.last_updated', 'v.method', 'v.json']);
+    if (after) {
+      q = q.where((eb) => eb.or([
+        eb('v.last_updated', '>', after.at),
+        eb.and([eb('v.last_updated', '=', after.at), eb.or([eb('v.rid', '>', after.rid), eb.and([eb('v.rid', '=', after.rid), eb('v.version', '>', after.version)])])]),
+      ]));
+    }
+    const rows = await this.sql.all<VersionRow>(q.orderBy('v.last_updated').orderBy('v.rid').orderBy('v.version').limit(limit).compile());
+    const last = rows.at(-1);
+    return { versions: rows.map(toStored), ...(rows.length === limit && last ? { next: { at: Number(last.last_updated), rid: Number(last.rid), version: Number(last.version) } } : {}) };
+  }
+
+  async grantRows(after: GrantRow | undefined, limit: number): Promise<GrantRow[]> {
+    let q = this.db.selectFrom('access_grant as g').innerJoin('resource as r', 'r.rid', 'g.rid').select(['r.type', 'r.id', 'g.org']);
+    if (after) {
+      q = q.where((eb) => eb.or([
+        eb('r.type', '>', after.type),
+        eb.and([eb('r.type', '=', after.type), eb.or([eb('r.id', '>', after.id), eb.and([eb('r.id', '=', after.id), eb('g.org', '>', after.org)])])]),
+      ]));
+    }
+    return this.sql.all<GrantRow>(q.orderBy('r.type').orderBy('r.id').orderBy('g.org').limit(limit).compile());
+  }
+
+  async claimRows(after: Pick<ClaimRow, 'scope' | 'key'> | undefined, limit: number): Promise<ClaimRow[]> {
+    let q = this.db.selectFrom('claim').select(['scope', 'key', 'value', 'expires_at']).where('expires_at', '>', this.clock.current());
+    if (after) q = q.where((eb) => eb.or([eb('scope', '>', after.scope), eb.and([eb('scope', '=', after.scope), eb('key', '>', after.key)])]));
+    const rows = await this.sql.all<{ scope: string; key: string; value: string; expires_at: number }>(q.orderBy('scope').orderBy('key').limit(limit).compile());
+    return rows.map((r) => ({ scope: r.scope, key: r.key, value: r.value, expiresAt: Number(r.expires_at) }));
   }
 
   /** Ends the validity of the previous version and its index rows at `at`; only uniqueness is current-only. */

@@ -1,15 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
-import { sql, type CompiledQuery, type Kysely } from 'kysely';
-import { MonotonicClock } from '../../fhir/instant.js';
-import type { Store, StoreTx } from '../store.js';
-import { queryBuilder, type Database, type SqlRunner } from '../sql/database.js';
+import { sql, type CompiledQuery } from 'kysely';
+import { BatchingStore, type BatchConnection, type Settle } from '../sql/batching-store.js';
+import { queryBuilder } from '../sql/database.js';
 import { migrate } from '../sql/migrations.js';
-import { QueryCache } from '../sql/query-cache.js';
+import type { AuditRenderer, KnownHead } from '../sql/sql-ledger.js';
+import type { Indexer } from '../sql/sql-tx.js';
 import { Checkpointer } from './checkpointer.js';
-import { LedgerBatch, type AuditRenderer, type KnownHead } from '../sql/sql-ledger.js';
-import { SqlStoreTx, type Indexer } from '../sql/sql-tx.js';
 
 /**
  * How the connection reads pages. SQLite's default page cache is 2 MiB, so on a store of 100,000
@@ -34,22 +32,10 @@ export interface SqliteStoreOptions {
   renderAudit?: AuditRenderer;
 }
 
-interface Pending {
-  fn: (tx: StoreTx) => Promise<unknown>;
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-}
-
-/** How a finished transaction reports back: its outcome, or the error that kept it from being durable. */
-interface Settle {
-  settle: () => void;
-  fail: (e: unknown) => void;
-}
-
 /**
- * The embedded store. better-sqlite3 is synchronous and SQLite has one writer, so transactions are
- * queued and run back to back inside one database transaction, each in its own SAVEPOINT (a failing
- * one rolls back alone), with one commit per batch: group commit.
+ * The embedded store. better-sqlite3 is synchronous and SQLite has one writer: group commit
+ * (BatchingStore) runs the queued transactions back to back, and this connection, the only writer,
+ * knows the audit ledger's head from one batch to the next.
  *
  * Durability is made asynchronous: SQLite commits in WAL mode without syncing (synchronous=NORMAL),
  * and the store itself fsyncs the WAL file on libuv's thread pool, settling every batch committed
@@ -58,19 +44,11 @@ interface Settle {
  * still sync the WAL before copying it and the database after (SQLite's NORMAL rules), so data that
  * leaves the WAL stays durable; they run on a worker thread of their own (checkpointer.ts).
  */
-export class SqliteStore implements Store {
+export class SqliteStore extends BatchingStore {
   private readonly conn: Sqlite.Database;
-  private readonly db: Kysely<Database>;
   private readonly statements = new Map<string, Sqlite.Statement>();
-  private readonly queries = new QueryCache();
-  private readonly runner: SqlRunner;
-  private readonly clock = new MonotonicClock();
-  private readonly queue: Pending[] = [];
-  private readonly control: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Sqlite.Statement>;
-  private draining = false;
-  private closed = false;
-  private idle: Promise<void> = Promise.resolve();
-  private readonly maxBatch: number;
+  private readonly batchConn: BatchConnection;
+  private readonly control: Record<'begin' | 'commit' | 'rollback', Sqlite.Statement>;
   private readonly durable: boolean;
   private walFd: number | undefined;
   /** Settlements of committed batches waiting for the next fsync, and whether one is running. */
@@ -80,7 +58,8 @@ export class SqliteStore implements Store {
   /** The audit ledger's head as committed: this connection is the only writer, so it is read once. */
   private ledgerHead: KnownHead = 'unknown';
 
-  private constructor(private readonly options: SqliteStoreOptions) {
+  private constructor(options: SqliteStoreOptions) {
+    super(queryBuilder('sqlite'), 'sqlite', options.indexer, options.renderAudit, options.maxBatch ?? 256);
     fs.mkdirSync(path.dirname(options.file), { recursive: true });
     this.conn = new Sqlite(options.file);
     this.conn.pragma('journal_mode = WAL');
@@ -92,20 +71,23 @@ export class SqliteStore implements Store {
     this.conn.pragma('wal_autocheckpoint = 0');
     for (const p of READ_PATH_PRAGMAS) this.conn.pragma(p);
     this.durable = options.synchronous !== 'normal';
-    this.db = queryBuilder('sqlite');
-    this.maxBatch = options.maxBatch ?? 256;
     const prep = (text: string) => this.conn.prepare(text);
-    this.control = {
-      begin: prep('BEGIN IMMEDIATE'), commit: prep('COMMIT'), rollback: prep('ROLLBACK'),
-      savepoint: prep('SAVEPOINT tx'), release: prep('RELEASE tx'), rollbackTo: prep('ROLLBACK TO tx'),
-    };
-    this.runner = {
-      all: async <R>(q: CompiledQuery) => this.statement(q).all(...(q.parameters as unknown[])) as R[],
-      run: async (q: CompiledQuery) => {
-        const stmt = this.statement(q);
-        if (stmt.reader) stmt.all(...(q.parameters as unknown[]));
-        else stmt.run(...(q.parameters as unknown[]));
+    this.control = { begin: prep('BEGIN IMMEDIATE'), commit: prep('COMMIT'), rollback: prep('ROLLBACK') };
+    const savepoint = prep('SAVEPOINT tx');
+    const release = prep('RELEASE tx');
+    const rollbackTo = prep('ROLLBACK TO tx');
+    this.batchConn = {
+      runner: {
+        all: async <R>(q: CompiledQuery) => this.statement(q).all(...(q.parameters as unknown[])) as R[],
+        run: async (q: CompiledQuery) => {
+          const stmt = this.statement(q);
+          if (stmt.reader) stmt.all(...(q.parameters as unknown[]));
+          else stmt.run(...(q.parameters as unknown[]));
+        },
       },
+      savepoint: () => { savepoint.run(); },
+      release: () => { release.run(); },
+      rollbackToSavepoint: () => { rollbackTo.run(); },
     };
   }
 
@@ -113,7 +95,7 @@ export class SqliteStore implements Store {
     const store = new SqliteStore(options);
     try {
       store.control.begin.run();
-      await migrate(store.db, 'sqlite', store.runner);
+      await migrate(store.db, 'sqlite', store.batchConn.runner);
       store.control.commit.run();
       // The clock resumes after everything stamped before: versions and audit records alike, or a search
       // right after a restart (as of the clock's instant) would miss the newest audit records.
@@ -121,7 +103,7 @@ export class SqliteStore implements Store {
         store.db.selectFrom('resource_version').select(sql<number | null>`max(last_updated)`.as('t')),
         store.db.selectFrom('audit_event').select(sql<number | null>`max(recorded)`.as('t')),
       ]) {
-        const rows = await store.runner.all<{ t: number | null }>(q.compile());
+        const rows = await store.batchConn.runner.all<{ t: number | null }>(q.compile());
         store.clock.observe(Number(rows[0]?.t ?? 0));
       }
       // The WAL file exists from the first commit on and keeps its inode while this connection is open.
@@ -144,64 +126,25 @@ export class SqliteStore implements Store {
     return stmt;
   }
 
-  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('the store is closed'));
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.draining) {
-        this.draining = true;
-        // Let the current turn of the event loop queue its work too, so that it shares the commit.
-        this.idle = new Promise((done) => setImmediate(() => void this.drain().finally(done)));
-      }
-    });
+  protected async beginBatch(): Promise<{ conn: BatchConnection; head: KnownHead }> {
+    this.control.begin.run();
+    return { conn: this.batchConn, head: this.ledgerHead };
   }
 
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      const settles: Settle[] = [];
-      let head = this.ledgerHead;
-      const ledgerBatch = new LedgerBatch();
-      const txOf = (known: KnownHead) =>
-        new SqlStoreTx(this.db, 'sqlite', this.queries, this.runner, this.clock, this.options.indexer, { knownHead: known, renderAudit: this.options.renderAudit, batch: ledgerBatch });
-      try {
-        this.control.begin.run();
-        for (const item of batch) {
-          this.control.savepoint.run();
-          const tx = txOf(head);
-          try {
-            const value = await item.fn(tx);
-            this.control.release.run();
-            tx.ledger.settle(true);
-            head = tx.ledger.knownHead;
-            settles.push({ settle: () => item.resolve(value), fail: item.reject });
-          } catch (error) {
-            this.control.rollbackTo.run();
-            this.control.release.run();
-            tx.ledger.settle(false);
-            settles.push({ settle: () => item.reject(error), fail: item.reject });
-          }
-        }
-        // The batch's audit entries, in one insert, inside the commit they belong to.
-        await txOf(head).ledger.flush();
-        this.control.commit.run();
-        this.ledgerHead = head;
-      } catch (commitError) {
-        // The batch as a whole failed (disk full, I/O error): nothing in it was committed.
-        if (this.conn.inTransaction) this.control.rollback.run();
-        for (const item of batch) item.reject(commitError);
-        continue;
-      }
-      this.afterCommit(settles);
-    }
-    this.draining = false;
+  protected async commitBatch(_conn: BatchConnection, head: KnownHead): Promise<void> {
+    this.control.commit.run();
+    this.ledgerHead = head;
+  }
+
+  protected async abandonBatch(): Promise<void> {
+    if (this.conn.inTransaction) this.control.rollback.run();
   }
 
   /**
    * Settles a committed batch once it is durable. Every batch waits for an fsync that starts after its
    * commit, including batches that only read: what they saw may have been committed moments before.
    */
-  private afterCommit(settles: Settle[]): void {
+  protected settleCommitted(settles: Settle[]): void {
     if (this.walFd === undefined) {
       settles.forEach((s) => s.settle());
       return;

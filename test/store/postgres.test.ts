@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { indexEntries } from '../../src/fhir/index-values.js';
+import { latestSchemaVersion } from '../../src/store/sql/migrations.js';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { freshSchema, type TestSchema } from '../fixtures/postgres.js';
+import { storeContract, storeSupportContract, type StoreHarness } from './store-contract.js';
+
+/** A store in a fresh schema of the test database. */
+function postgresHarness(): StoreHarness & { schema(): Promise<TestSchema> } {
+  let schema: Promise<TestSchema> | undefined;
+  const open = async () => PostgresStore.open({ url: (await (schema ??= freshSchema())).url, indexer: (r) => indexEntries(r, 'http://x') });
+  return {
+    open, reopen: open,
+    schema: () => (schema ??= freshSchema()),
+    cleanup: async () => { await (await schema)?.drop(); },
+  };
+}
+
+storeContract('PostgreSQL', postgresHarness);
+storeSupportContract('PostgreSQL', postgresHarness);
+
+describe('PostgreSQL start-up', () => {
+  it('migrates once when several instances open an empty database together', async () => {
+    const h = postgresHarness();
+    const { url } = await h.schema();
+    const stores = await Promise.all(Array.from({ length: 4 }, () => PostgresStore.open({ url, indexer: (r) => indexEntries(r, 'http://x') })));
+    try {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const versions = (await client.query('SELECT version FROM schema_migration ORDER BY version')).rows.map((r) => Number(r.version));
+      await client.end();
+      expect(versions).toEqual(Array.from({ length: latestSchemaVersion }, (_, i) => i + 1));
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+      await h.cleanup();
+    }
+  });
+
+  it('refuses a schema newer than this code, saying so', async () => {
+    const h = postgresHarness();
+    const { url } = await h.schema();
+    await (await PostgresStore.open({ url, indexer: (r) => indexEntries(r, 'http://x') })).close();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query('INSERT INTO schema_migration (version, applied_at) VALUES ($1, $2)', [latestSchemaVersion + 1, new Date().toISOString()]);
+    await client.end();
+    try {
+      await expect(PostgresStore.open({ url, indexer: (r) => indexEntries(r, 'http://x') }))
+        .rejects.toThrow(`the database schema (version ${latestSchemaVersion + 1}) is newer than this Signpost (version ${latestSchemaVersion})`);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it('fails to open, saying which database and why, without its password, when it cannot be reached', async () => {
+    const opening = PostgresStore.open({ url: 'postgres://signpost:s3cret@127.0.0.1:1/clinic', indexer: (r) => indexEntries(r, 'http://x') });
+    await expect(opening).rejects.toThrow('cannot open the PostgreSQL database clinic at 127.0.0.1:1 (DATABASE_URL): ');
+    await expect(opening).rejects.toThrow(/ECONNREFUSED/);
+    await expect(opening).rejects.not.toThrow(/s3cret/);
+  });
+});
