@@ -69,7 +69,7 @@ async function probe(url: string, s: Scenario): Promise<void> {
   if (problem) throw new Error(`${s.name}: ${s.method} ${path} ${problem}:\n${res.text.slice(0, 600)}`);
 }
 
-async function run(url: string, s: Scenario, connections: number, seconds: number): Promise<Omit<Figures, 'othersPct' | 'serverCpuUs'>> {
+async function run(url: string, s: Scenario, connections: number, seconds: number): Promise<Omit<Figures, 'othersPct' | 'serverCpuUs'> & { latencies: number[] }> {
   const latencies: number[] = [];
   const instance = autocannon({
     url, connections, pipelining: 1, duration: seconds, timeout: RESPONSE_TIMEOUT,
@@ -91,10 +91,15 @@ async function run(url: string, s: Scenario, connections: number, seconds: numbe
     const codes = Object.entries(r.statusCodeStats).map(([code, { count }]) => `${code}×${count}`).join(', ');
     throw new Error(`${s.name}: ${r.errors} connection errors, ${r.timeouts} timeouts, statuses ${codes} (every response must be ${s.expect})`);
   }
+  return summary(latencies, r.duration);
+}
+
+/** Throughput and latency percentiles of the responses of one run (or of runs side by side for `seconds`). */
+function summary(latencies: number[], seconds: number): Omit<Figures, 'othersPct' | 'serverCpuUs'> & { latencies: number[] } {
   latencies.sort((a, b) => a - b);
   return {
-    requests: latencies.length, seconds: r.duration, rps: latencies.length / r.duration,
-    p50: percentile(latencies, 50), p99: percentile(latencies, 99),
+    requests: latencies.length, seconds, rps: latencies.length / seconds,
+    p50: percentile(latencies, 50), p99: percentile(latencies, 99), latencies,
   };
 }
 
@@ -113,7 +118,7 @@ export async function measure(url: string, s: Scenario, settings: LoadSettings, 
     await waitForQuiet(pids, settings.quietSeconds);
     const others = othersCpu(pids);
     const server = processCpu(pids[pids.length - 1]!);
-    const figures = await run(url, s, settings.connections, settings.seconds);
+    const { latencies: _, ...figures } = await run(url, s, settings.connections, settings.seconds);
     return { ...figures, othersPct: others(), serverCpuUs: (server() * 1000) / Math.max(1, figures.requests) };
   };
   const first = await measured();
@@ -143,10 +148,29 @@ export async function measureAlternating(
     await probe(url, s); // also waits for what the previous block left queued
     const others = othersCpu(pids);
     const server = processCpu(pids[pids.length - 1]!);
-    const figures = await run(url, s, settings.connections, blockSeconds);
+    const { latencies: _, ...figures } = await run(url, s, settings.connections, blockSeconds);
     return { ...figures, othersPct: others(), serverCpuUs: (server() * 1000) / Math.max(1, figures.requests) };
   };
   const pairs: { a: Figures; b: Figures }[] = [];
   for (let i = 0; i < blocks; i++) pairs.push({ a: await block(a), b: await block(b) });
   return pairs;
+}
+
+/**
+ * One scenario against several servers at once (instances of one deployment behind a load balancer):
+ * the connections are shared out among them, and the figures are of all their responses together;
+ * server CPU is summed over the servers. `pids`: this process, then the servers, in the order of `urls`.
+ */
+export async function measureSpread(urls: string[], s: Scenario, settings: LoadSettings, pids: number[]): Promise<Figures> {
+  const each = Math.max(1, Math.floor(settings.connections / urls.length));
+  for (const url of urls) await probe(url, s);
+  await Promise.all(urls.map((url) => run(url, s, each, settings.warmupSeconds)));
+  for (const url of urls) await probe(url, s);
+  await waitForQuiet(pids, settings.quietSeconds);
+  const others = othersCpu(pids);
+  const servers = pids.slice(1).map(processCpu);
+  const runs = await Promise.all(urls.map((url) => run(url, s, each, settings.seconds)));
+  const { latencies: _, ...figures } = summary(runs.flatMap((r) => r.latencies), Math.max(...runs.map((r) => r.seconds)));
+  const cpu = servers.reduce((sum, used) => sum + used(), 0);
+  return { ...figures, othersPct: others(), serverCpuUs: (cpu * 1000) / Math.max(1, figures.requests) };
 }

@@ -127,6 +127,10 @@ export interface ServerOptions {
   sync: Sync;
   /** Write a V8 CPU profile of the whole run into this directory. */
   cpuProfDir?: string;
+  /** The PostgreSQL store to serve, instead of the data directory's SQLite file. */
+  databaseUrl?: string;
+  /** SIGNPOST_BASE_URL: instances of one deployment share their public origin (and so their tokens' issuer). */
+  baseUrl?: string;
 }
 
 /** The environment both servers read, as DESIGN.md defines it: no per-request log lines, a port of our choosing. */
@@ -136,6 +140,8 @@ function serverEnv(port: number, o: ServerOptions): NodeJS.ProcessEnv {
   };
   // Settings of the developer's shell must not leak into the measured deployment.
   for (const k of ['DATABASE_URL', 'SIGNPOST_BASE_URL', 'SIGNPOST_CONFIG']) delete env[k];
+  if (o.databaseUrl) env.DATABASE_URL = o.databaseUrl;
+  if (o.baseUrl) env.SIGNPOST_BASE_URL = o.baseUrl;
   return env;
 }
 
@@ -153,9 +159,12 @@ export async function startCoreProcess(o: ServerOptions): Promise<ChildServer> {
   return startChild('the core server', [...profiling(o), o.main], serverEnv(port, o), '/healthz', port);
 }
 
-/** Runs a compiled script to completion and returns what it printed on stdout. */
-export async function runCompiled(script: string, args: string[]): Promise<string> {
-  return collect(spawn(process.execPath, [script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }), script);
+/** Runs a compiled script to completion and returns what it printed on stdout; `databaseUrl` becomes its DATABASE_URL. */
+export async function runCompiled(script: string, args: string[], databaseUrl?: string): Promise<string> {
+  const env = { ...process.env };
+  delete env.DATABASE_URL;
+  if (databaseUrl) env.DATABASE_URL = databaseUrl;
+  return collect(spawn(process.execPath, [script, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] }), script);
 }
 
 async function collect(child: ChildProcess, name: string): Promise<string> {

@@ -1,18 +1,20 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { SERVICES, Tokens, writeDeployment } from './clients.js';
 import { NhsNumbers } from './fixtures.js';
-import { measure, measureAlternating, type Figures, type LoadSettings, type Scenario } from './load.js';
+import { measure, measureAlternating, measureSpread, type Figures, type LoadSettings, type Scenario } from './load.js';
 import { currentCommit, describeMachine } from './machine.js';
 import {
   build, ROOT, runCompiled, startBaselineProcess, startCoreProcess, startGatewayProcess, type Build, type ChildServer, type Sync,
 } from './processes.js';
 import { profileIn, summarise } from './profile.js';
 import type { QueryPlans } from './query-plan.js';
-import { GATEWAY_ONLY, JSON_PAIRS, jsonCost, medianRound, n0, type JsonPair, readDrop, renderReport, SERVER_NAME, targets, type Key, type PollRun, type Row, type Run, type Server } from './report.js';
+import { GATEWAY_ONLY, JSON_PAIRS, jsonCost, medianRound, n0, type JsonPair, type PostgresRun, readDrop, renderReport, SERVER_NAME, targets, type Key, type PollRun, type Row, type Run, type Server } from './report.js';
 import { anonymous, baseline, bearer, fhirScenarios, pollScenario, type Scenarios } from './scenarios.js';
 import type { SeedManifest } from './seed.js';
+import { freshSchema } from '../test/fixtures/postgres.js';
 
 /**
  * `npm run bench`: the bare express baseline, then the FHIR core alone and the whole gateway over one
@@ -82,6 +84,70 @@ async function measurePolling(work: string, b: Build, tasks: number, gateway: { 
   const gw = await against(startGatewayProcess({ ...o, main: b.gatewayMain, configFile: gateway.configFile }),
     pollScenario(seed, bearer(gateway.tokens)), settings, (url) => gateway.tokens.refresh(url));
   return { tasks, seedSeconds, plans, baseline: baselineNow, core, gateway: gw };
+}
+
+/**
+ * On PostgreSQL the database's own processes do the store's work, and the bench counts them as "others":
+ * no retry for a busy machine (it would always be busy), and the report says so.
+ */
+const PG_SETTINGS: LoadSettings = { ...SETTINGS, retryAbovePct: 0 };
+
+/** Issue 8: the scenarios measured again on PostgreSQL (the polls and the JSON pairs are SQLite's alone). */
+const POSTGRES_KEYS: readonly Key[] = ['read', 'search', 'create', 'transaction', 'intake'];
+
+/**
+ * Issue 8's figures: a store of RESOURCES seeded in a schema of its own on the tests' PostgreSQL server
+ * (SIGNPOST_TEST_DATABASE_URL), the scenarios of POSTGRES_KEYS on the core and the gateway over it, then
+ * referral intake spread over two gateway instances on it, as behind a load balancer.
+ */
+async function measurePostgres(work: string, b: Build, gateway: { configFile: string; tokens: Tokens }, before: Figures): Promise<PostgresRun> {
+  const schema = await freshSchema();
+  try {
+    const dataDir = path.join(work, 'postgres'); // the instances' token-signing key
+    fs.mkdirSync(dataDir);
+    const seeding = Date.now();
+    const seed = JSON.parse(await runCompiled(b.seed, [dataDir, String(RESOURCES)], schema.url)) as SeedManifest;
+    const seedSeconds = (Date.now() - seeding) / 1000;
+    console.log(`seeded ${n0(RESOURCES)} resources into PostgreSQL in ${seedSeconds.toFixed(1)} s`);
+    const nhs = new NhsNumbers(seed.nhsUsed);
+    const scenarios: Record<Server, Scenarios> = { core: fhirScenarios(seed, nhs, anonymous), gateway: fhirScenarios(seed, nhs, bearer(gateway.tokens)) };
+    const o = { dataDir, sync: 'full' as const, databaseUrl: schema.url };
+    const startOn = (server: Server) => (server === 'core'
+      ? startCoreProcess({ ...o, main: b.coreMain })
+      : startGatewayProcess({ ...o, main: b.gatewayMain, configFile: gateway.configFile }));
+    const refresh = (url: string) => gateway.tokens.refresh(url);
+    const rows: Row[] = [];
+    for (const key of POSTGRES_KEYS) {
+      for (const server of ['core', 'gateway'] as const) {
+        if (server === 'core' && GATEWAY_ONLY.includes(key)) continue;
+        const scenario = scenarios[server][key];
+        const figures = await against(startOn(server), scenario, PG_SETTINGS, server === 'gateway' ? refresh : undefined);
+        rows.push({ server, key, name: scenario.name, sync: 'full', figures });
+        print(SERVER_NAME[server], `${scenario.name} (PostgreSQL)`, 'full', figures, before);
+      }
+    }
+    // Started one after the other: the second finds the schema migrated and the key written. One
+    // public origin, as behind a load balancer: a token's issuer is the same at both.
+    const behindOneOrigin = () => startGatewayProcess({ ...o, main: b.gatewayMain, configFile: gateway.configFile, baseUrl: 'http://signpost.bench' });
+    const first = await behindOneOrigin();
+    const instances = [first];
+    let twoInstances: Figures;
+    try {
+      instances.push(await behindOneOrigin());
+      await refresh(first.url); // a token of one instance is good at both: they share the signing key
+      twoInstances = await measureSpread(instances.map((i) => i.url), scenarios.gateway.intake, PG_SETTINGS, [process.pid, ...instances.map((i) => i.pid)]);
+    } finally {
+      for (const i of instances) await i.stop().catch(() => undefined);
+    }
+    print('2 gateways', `${scenarios.gateway.intake.name} (PostgreSQL)`, 'full', twoInstances, before);
+    const client = new pg.Client({ connectionString: schema.url });
+    await client.connect();
+    const version = String((await client.query('SHOW server_version')).rows[0]?.server_version ?? 'unknown');
+    await client.end();
+    return { version, seedSeconds, rows, twoInstances };
+  } finally {
+    await schema.drop();
+  }
 }
 
 function print(server: string, name: string, sync: string, f: Figures, base?: Figures): void {
@@ -179,6 +245,7 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
   ] as const) await single([...step]);
   await pairRounds(pairOf('intake'));
   await pairRounds(pairOf('act'));
+  const postgres = !ONLY || ONLY.includes('postgres') ? await measurePostgres(work, b, { configFile, tokens }, before) : undefined;
   const polling: PollRun[] = [];
   if (!ONLY || ONLY.includes('poll')) {
     for (const tasks of POLL_TASKS) {
@@ -212,7 +279,7 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
   }
 
   const run: Run = {
-    machine, settings: SETTINGS, baselines: [before, after], rows, readRounds, jsonRounds, queryPlans, polling, profileSeconds: PROFILE_SECONDS, profiles,
+    machine, settings: SETTINGS, baselines: [before, after], rows, readRounds, jsonRounds, ...(postgres ? { postgres } : {}), queryPlans, polling, profileSeconds: PROFILE_SECONDS, profiles,
     seed: {
       resources: RESOURCES, patients: seed.patients.length, tasks: RESOURCES - seed.patients.length - SERVICES.length - 1,
       owners: SERVICES.length, seconds: seedSeconds,

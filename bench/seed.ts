@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
+import pg from 'pg';
 import { applyGrants } from '../src/auth/grants.js';
 import { organizationResource } from '../src/config/organizations.js';
 import { indexEntries } from '../src/fhir/index-values.js';
+import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { ORGANIZATIONS, PRACTICE, SERVICES } from './clients.js';
 import { NhsNumbers, patient, task } from './fixtures.js';
@@ -12,6 +14,7 @@ import { NhsNumbers, patient, task } from './fixtures.js';
  * Child process: fills a data directory with `total` resources through the store itself (same
  * versioning, indexes and access grants as if the practice's client had written them), in large
  * transactions so that seeding takes seconds rather than the minutes 100,000 HTTP requests would.
+ * With DATABASE_URL set, it fills that PostgreSQL database instead of the data directory's SQLite file.
  * Usage: seed.ts <data dir> <total> [mixed|tasks]; prints the SeedManifest as JSON on stdout. `mixed`
  * (the default) is half Patients, half Tasks; `tasks` is Tasks alone, for the polling scenario, each
  * about a Patient that is not stored (polling reads Tasks only).
@@ -52,11 +55,10 @@ const CHECKPOINT_EVERY = 400;
 async function seed(dataDir: string, total: number, kind: 'mixed' | 'tasks'): Promise<SeedManifest> {
   // Durability does not matter while filling a scratch directory; the gateway reopens it with its own setting.
   const file = path.join(dataDir, 'signpost.sqlite'); // the file the gateway opens in SIGNPOST_DATA_DIR
-  const store = await SqliteStore.open({
-    file,
-    indexer: (r) => indexEntries(r, ''),
-    synchronous: 'normal',
-  });
+  const url = process.env.DATABASE_URL;
+  const store = url
+    ? await PostgresStore.open({ url, indexer: (r) => indexEntries(r, '') })
+    : await SqliteStore.open({ file, indexer: (r) => indexEntries(r, ''), synchronous: 'normal' });
   // The configured organisations first, exactly as the gateway materialises them, so it finds them unchanged.
   const resources: (fhir4.Resource & { id: string })[] = ORGANIZATIONS.map(organizationResource);
   const nhs = new NhsNumbers();
@@ -87,18 +89,29 @@ async function seed(dataDir: string, total: number, kind: 'mixed' | 'tasks'): Pr
   // The store's background checkpoints never block its writer, so under back-to-back transactions
   // like these they never catch up and the WAL grows by gigabytes (seen at a million Tasks), slowing
   // every write. Between this script's transactions nothing else writes: a blocking checkpoint there
-  // every few transactions keeps the WAL small.
-  const checkpoints = new Sqlite(file);
-  checkpoints.pragma('busy_timeout = 10000');
+  // every few transactions keeps the WAL small. (PostgreSQL checkpoints by itself.)
+  const checkpoints = url ? undefined : new Sqlite(file);
+  checkpoints?.pragma('busy_timeout = 10000');
   for (let i = 0; i < resources.length; i += PER_TRANSACTION) {
     const chunk = resources.slice(i, i + PER_TRANSACTION);
     await store.transaction(async (tx) => {
       for (const r of chunk) await applyGrants(tx, await tx.write(r, { method: 'POST', expectVersion: 0 }), PRACTICE, '');
     });
-    if ((i / PER_TRANSACTION) % CHECKPOINT_EVERY === CHECKPOINT_EVERY - 1) checkpoints.pragma('wal_checkpoint(TRUNCATE)');
+    if ((i / PER_TRANSACTION) % CHECKPOINT_EVERY === CHECKPOINT_EVERY - 1) checkpoints?.pragma('wal_checkpoint(TRUNCATE)');
   }
-  checkpoints.close();
+  checkpoints?.close();
   const to = await store.transaction(async (tx) => tx.now());
+  // What autovacuum does in its own time after a bulk load, done now so that the measured queries run
+  // as on a database that has been running: statistics for the planner, and the visibility map that
+  // lets the index lookups skip the table. Measured on the Task search page at 20,000 resources:
+  // 30 ms (hash join of every owner and status row, then a sort) before, 3.9 ms (index-only scans in
+  // rid order, stopping at the page) after.
+  if (url) {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query('VACUUM ANALYZE');
+    await client.end();
+  }
   // close() waits for the store's checkpoint worker to exit, and that worker is unref'd: with nothing
   // else pending, this script's top-level await would end the process first (exit 13). Hold it open.
   const hold = setInterval(() => undefined, 1000);
