@@ -52,6 +52,15 @@ describe('the gateway process', () => {
     expect(await p.exited).toBe(0);
   });
 
+  it('stops with one line naming the database, not its password, when DATABASE_URL cannot be reached', async () => {
+    const p = startProcess({ PORT: '0', DATABASE_URL: 'postgres://signpost:s3cret@127.0.0.1:1/clinic' });
+    expect(await p.exited).toBe(1);
+    const lines = p.err().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/cannot open the PostgreSQL database clinic at 127\.0\.0\.1:1 \(DATABASE_URL\)/);
+    expect(p.err() + p.out()).not.toContain('s3cret');
+  });
+
   it('refuses a bad environment with one clear line on stderr and a non-zero exit', async () => {
     const p = startProcess({ PORT: 'eighty' });
     expect(await p.exited).toBe(1);

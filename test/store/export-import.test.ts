@@ -114,6 +114,23 @@ describe('export from SQLite, import into PostgreSQL', () => {
     }
   });
 
+  it('moves back from PostgreSQL to SQLite the same way, identically', async () => {
+    const again = path.join(path.dirname(exportDir), 'from-postgres');
+    await cli(['export', '--out', again], { DATABASE_URL: schema.url });
+    const dataDir = path.join(path.dirname(exportDir), 'sqlite-again');
+    await cli(['import', '--in', again], { SIGNPOST_DATA_DIR: dataDir });
+    const source = await SqliteStore.open({ file: path.join(gw.dir, 'signpost.sqlite'), ...options });
+    const back = await SqliteStore.open({ file: path.join(dataDir, 'signpost.sqlite'), ...options });
+    try {
+      const [from, to] = [await contents(source), await contents(back)];
+      expect(to).toEqual(from);
+      expect(await verifyChain(back)).toEqual({ result: true, events: from.ledger.length });
+    } finally {
+      await source.close();
+      await back.close();
+    }
+  });
+
   it('refuses to import into a store that is not empty', async () => {
     const again = cli(['import', '--in', exportDir], { DATABASE_URL: schema.url });
     const failure = await again.then(() => undefined, (e: { code: number; stderr: string }) => e);

@@ -31,27 +31,40 @@ export const PG_TYPES = {
     oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
-/** Runs compiled queries on one connection, each as a named prepared statement (parsed once per connection). */
-class PgRunner implements SqlRunner {
-  constructor(readonly client: pg.PoolClient) {}
-
-  async all<R>(q: CompiledQuery): Promise<R[]> {
-    return (await this.client.query({ name: statementName(q.sql), text: q.sql, values: q.parameters as unknown[] })).rows as R[];
-  }
-
-  async run(q: CompiledQuery): Promise<void> {
-    await this.client.query({ name: statementName(q.sql), text: q.sql, values: q.parameters as unknown[] });
-  }
-}
-
+/**
+ * Statement shapes prepared by name, at most: each connection keeps its prepared statements until it
+ * closes, and search queries vary in shape (filters, list lengths) without end; shapes beyond these run
+ * as unnamed statements, parsed each time.
+ */
+const NAMED_SHAPES = 1000;
 const names = new Map<string, string>();
-function statementName(text: string): string {
+
+/** The name a query shape is prepared under, or undefined when too many shapes have been named. */
+function statementName(text: string): string | undefined {
   let name = names.get(text);
-  if (!name) {
+  if (!name && names.size < NAMED_SHAPES) {
     name = `s${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
     names.set(text, name);
   }
   return name;
+}
+
+/** Runs compiled queries on one connection, each a prepared statement (parsed and planned once per connection). */
+class PgRunner implements SqlRunner {
+  constructor(readonly client: pg.PoolClient) {}
+
+  async all<R>(q: CompiledQuery): Promise<R[]> {
+    return (await this.query(q)).rows as R[];
+  }
+
+  async run(q: CompiledQuery): Promise<void> {
+    await this.query(q);
+  }
+
+  private query(q: CompiledQuery): Promise<pg.QueryResult> {
+    const name = statementName(q.sql);
+    return this.client.query({ ...(name ? { name } : {}), text: q.sql, values: q.parameters as unknown[] });
+  }
 }
 
 class PgBatch implements BatchConnection {
@@ -165,15 +178,11 @@ export class PostgresStore extends BatchingStore {
 
   protected async commitBatch(conn: BatchConnection, head: KnownHead): Promise<void> {
     const { client } = conn as PgBatch;
-    const known = head === 'unknown' ? undefined : head;
-    if (head === 'unknown') {
-      await client.query({ name: 'head-clock', text: 'UPDATE store_head SET clock = $1 WHERE one = 1', values: [this.clock.current()] });
-    } else {
-      await client.query({
-        name: 'head-update', text: 'UPDATE store_head SET clock = $1, seq = $2, hash = $3, recorded = $4 WHERE one = 1',
-        values: [this.clock.current(), known?.seq ?? 0, known?.hash ?? null, known?.recorded ?? null],
-      });
-    }
+    if (head === 'unknown') throw new Error('a PostgreSQL batch knows the ledger\'s head: it read it under the lock');
+    await client.query({
+      name: 'head-update', text: 'UPDATE store_head SET clock = $1, seq = $2, hash = $3, recorded = $4 WHERE one = 1',
+      values: [this.clock.current(), head?.seq ?? 0, head?.hash ?? null, head?.recorded ?? null],
+    });
     await client.query('COMMIT');
     client.release();
   }

@@ -61,7 +61,8 @@ export class SqlLedger {
     private readonly sql: SqlRunner,
     options: LedgerOptions,
   ) {
-    this.known = options.knownHead ?? 'unknown';
+    // undefined is a head too: the ledger is known to be empty.
+    this.known = 'knownHead' in options ? options.knownHead : 'unknown';
     this.render = options.renderAudit ?? AUDIT_JSON_AS_IS;
     this.batch = options.batch;
   }
