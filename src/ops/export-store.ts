@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { formatInstant } from '../fhir/instant.js';
-import type { ClaimRow, GrantRow, Store, VersionCursor } from '../store/store.js';
+import type { AuditEntry, ClaimRow, GrantRow, Store, StoreTx, VersionCursor } from '../store/store.js';
 import { CLAIMS, FORMAT, GRANTS, LEDGER, MANIFEST, METHODS, typeFile, usualMethod, type Manifest } from './export-format.js';
 
 /** Rows read per store transaction: small enough not to hold the writer up for long. */
@@ -38,6 +38,17 @@ class Files {
   }
 }
 
+/** Copies a listing into a file, a page per store transaction, each page continuing after the last row of the one before. */
+async function copyListing<T>(store: Store, files: Files, name: string, page: (tx: StoreTx, last: T | undefined) => Promise<T[]>): Promise<void> {
+  let last: T | undefined;
+  for (;;) {
+    const rows = await store.transaction((tx) => page(tx, last));
+    for (const row of rows) files.line(name, row);
+    if (rows.length < PAGE) return;
+    last = rows.at(-1);
+  }
+}
+
 /**
  * Writes everything `store` holds into `dir` (created; it must not exist): every version of every
  * resource, the audit ledger, the grants and the unexpired claims (export-format.ts). Each page is read
@@ -63,29 +74,9 @@ export async function exportStore(store: Store, dir: string): Promise<Manifest> 
       cursor = page.next;
     } while (cursor);
 
-    let seq = 0;
-    for (;;) {
-      const links = await store.transaction((tx) => tx.auditEntries(seq, PAGE));
-      for (const link of links) files.line(LEDGER, link);
-      if (links.length < PAGE) break;
-      seq = links.at(-1)!.seq;
-    }
-
-    let grant: GrantRow | undefined;
-    for (;;) {
-      const rows = await store.transaction((tx) => tx.grantRows(grant, PAGE));
-      for (const row of rows) files.line(GRANTS, row);
-      if (rows.length < PAGE) break;
-      grant = rows.at(-1);
-    }
-
-    let claim: ClaimRow | undefined;
-    for (;;) {
-      const rows = await store.transaction((tx) => tx.claimRows(claim, PAGE));
-      for (const row of rows) files.line(CLAIMS, row);
-      if (rows.length < PAGE) break;
-      claim = rows.at(-1);
-    }
+    await copyListing(store, files, LEDGER, (tx, last: Pick<AuditEntry, 'seq'> | undefined) => tx.auditEntries(last?.seq ?? 0, PAGE));
+    await copyListing(store, files, GRANTS, (tx, last: GrantRow | undefined) => tx.grantRows(last, PAGE));
+    await copyListing(store, files, CLAIMS, (tx, last: ClaimRow | undefined) => tx.claimRows(last, PAGE));
   } finally {
     files.close();
   }
