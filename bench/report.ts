@@ -65,6 +65,15 @@ export interface PostgresRun {
   rows: Row[];
   /** Referral intake with the connections shared between two gateway instances on PostgreSQL. */
   twoInstances: Figures;
+  /** The link-worker poll on a PostgreSQL store of Tasks alone, the size of the first SQLite poll. */
+  poll: PostgresPoll;
+}
+
+export interface PostgresPoll {
+  tasks: number;
+  seedSeconds: number;
+  core: Figures;
+  gateway: Figures;
 }
 
 export const SERVER_NAME: Record<Server, string> = { core: 'core', gateway: 'gateway' };
@@ -217,18 +226,19 @@ function figuresTable(run: Run): string {
 function postgresSection(run: Run): string {
   const pg = run.postgres;
   if (!pg) return 'Not measured in this run.\n';
-  const rows = pg.rows.map((p) => {
-    const lite = run.rows.find((r) => r.server === p.server && r.key === p.key && r.sync === 'full')?.figures;
-    const f = p.figures;
-    return [
-      SERVER_NAME[p.server], p.name, lite ? n0(lite.rps) : '', n0(f.rps), lite ? ratio(f.rps / lite.rps) : '',
-      lite ? ms(lite.p99) : '', ms(f.p99), lite ? n0(lite.serverCpuUs) : '', n0(f.serverCpuUs),
-    ];
-  });
+  const compared = (server: Server, name: string, f: Figures, lite: Figures | undefined) => [
+    SERVER_NAME[server], name, lite ? n0(lite.rps) : '', n0(f.rps), lite ? ratio(f.rps / lite.rps) : '',
+    lite ? ms(lite.p99) : '', ms(f.p99), lite ? n0(lite.serverCpuUs) : '', n0(f.serverCpuUs),
+  ];
+  const litePoll = run.polling.find((p) => p.tasks === pg.poll.tasks);
+  const rows = [
+    ...pg.rows.map((p) => compared(p.server, p.name, p.figures, run.rows.find((r) => r.server === p.server && r.key === p.key && r.sync === 'full')?.figures)),
+    ...(['core', 'gateway'] as const).map((server) => compared(server, `link-worker poll, ${n0(pg.poll.tasks)} Tasks alone`, pg.poll[server], litePoll?.[server])),
+  ];
   const one = pg.rows.find((r) => r.server === 'gateway' && r.key === 'intake')?.figures;
   const two = pg.twoInstances;
   return [
-    `The scenarios of the results above again, in the same run, on a store of the same ${n0(run.seed.resources)} resources seeded into PostgreSQL (PostgreSQL ${pg.version} on this machine, over TCP on 127.0.0.1, default settings: \`synchronous_commit\` on, so a commit returns once its WAL is flushed) in a schema of the run's own (${pg.seedSeconds.toFixed(0)} s). SQLite figures are the rows above (reads: the median round). The database's processes do the store's work here, so the others' CPU the bench records meanwhile is mostly PostgreSQL's: these runs are measured once, never retried for a busy machine.`,
+    `The scenarios of the results above again, in the same run, on a store of the same ${n0(run.seed.resources)} resources seeded into PostgreSQL (PostgreSQL ${pg.version} on this machine, over TCP on 127.0.0.1, default settings: \`synchronous_commit\` on, so a commit returns once its WAL is flushed) in a schema of the run's own (${pg.seedSeconds.toFixed(0)} s); the poll on ${n0(pg.poll.tasks)} Tasks alone in another (${pg.poll.seedSeconds.toFixed(0)} s), at the polling concurrency. SQLite figures are the rows above (reads: the median round; the poll: the polling section's). The database's processes do the store's work here, so the others' CPU the bench records meanwhile is mostly PostgreSQL's: these runs are measured once, never retried for a busy machine.`,
     '',
     table(['server', 'scenario', 'SQLite req/s', 'PostgreSQL req/s', 'PostgreSQL ÷ SQLite', 'SQLite p99 ms', 'PostgreSQL p99 ms', 'SQLite server CPU µs/request', 'PostgreSQL server CPU µs/request (gateway process only)'], rows),
     '',

@@ -11,7 +11,7 @@ import {
 } from './processes.js';
 import { profileIn, summarise } from './profile.js';
 import type { QueryPlans } from './query-plan.js';
-import { GATEWAY_ONLY, JSON_PAIRS, jsonCost, medianRound, n0, type JsonPair, type PostgresRun, readDrop, renderReport, SERVER_NAME, targets, type Key, type PollRun, type Row, type Run, type Server } from './report.js';
+import { GATEWAY_ONLY, JSON_PAIRS, jsonCost, medianRound, n0, type JsonPair, type PostgresPoll, type PostgresRun, readDrop, renderReport, SERVER_NAME, targets, type Key, type PollRun, type Row, type Run, type Server } from './report.js';
 import { anonymous, baseline, bearer, fhirScenarios, pollScenario, type Scenarios } from './scenarios.js';
 import type { SeedManifest } from './seed.js';
 import { freshSchema } from '../test/fixtures/postgres.js';
@@ -92,13 +92,38 @@ async function measurePolling(work: string, b: Build, tasks: number, gateway: { 
  */
 const PG_SETTINGS: LoadSettings = { ...SETTINGS, retryAbovePct: 0 };
 
-/** Issue 8: the scenarios measured again on PostgreSQL (the polls and the JSON pairs are SQLite's alone). */
+/** Issue 8: the scenarios measured again on PostgreSQL (the JSON pairs are SQLite's alone; the poll has a store of its own). */
 const POSTGRES_KEYS: readonly Key[] = ['read', 'search', 'create', 'transaction', 'intake'];
+
+/**
+ * The link-worker poll on a store of `tasks` Tasks alone seeded into a fresh PostgreSQL schema, against
+ * the core and the gateway at the polling concurrency: the PostgreSQL side of measurePolling.
+ */
+async function measurePostgresPoll(work: string, b: Build, tasks: number, gateway: { configFile: string; tokens: Tokens }): Promise<PostgresPoll> {
+  const schema = await freshSchema();
+  try {
+    const dataDir = path.join(work, `postgres-poll-${tasks}`);
+    fs.mkdirSync(dataDir);
+    const seeding = Date.now();
+    const seed = JSON.parse(await runCompiled(b.seed, [dataDir, String(tasks), 'tasks'], schema.url)) as SeedManifest;
+    const seedSeconds = (Date.now() - seeding) / 1000;
+    console.log(`seeded ${n0(tasks)} Tasks into PostgreSQL in ${seedSeconds.toFixed(1)} s`);
+    const settings = { ...PG_SETTINGS, connections: POLL_CONNECTIONS };
+    const o = { dataDir, sync: 'full' as const, databaseUrl: schema.url };
+    const core = await against(startCoreProcess({ ...o, main: b.coreMain }), pollScenario(seed, anonymous), settings);
+    const gw = await against(startGatewayProcess({ ...o, main: b.gatewayMain, configFile: gateway.configFile }),
+      pollScenario(seed, bearer(gateway.tokens)), settings, (url) => gateway.tokens.refresh(url));
+    return { tasks, seedSeconds, core, gateway: gw };
+  } finally {
+    await schema.drop();
+  }
+}
 
 /**
  * Issue 8's figures: a store of RESOURCES seeded in a schema of its own on the tests' PostgreSQL server
  * (SIGNPOST_TEST_DATABASE_URL), the scenarios of POSTGRES_KEYS on the core and the gateway over it, then
- * referral intake spread over two gateway instances on it, as behind a load balancer.
+ * referral intake spread over two gateway instances on it, as behind a load balancer; and the poll on a
+ * store of the first polling size.
  */
 async function measurePostgres(work: string, b: Build, gateway: { configFile: string; tokens: Tokens }, before: Figures): Promise<PostgresRun> {
   const schema = await freshSchema();
@@ -144,7 +169,9 @@ async function measurePostgres(work: string, b: Build, gateway: { configFile: st
     await client.connect();
     const version = String((await client.query('SHOW server_version')).rows[0]?.server_version ?? 'unknown');
     await client.end();
-    return { version, seedSeconds, rows, twoInstances };
+    const poll = await measurePostgresPoll(work, b, POLL_TASKS[0]!, gateway);
+    for (const server of ['core', 'gateway'] as const) print(SERVER_NAME[server], `poll, ${n0(poll.tasks)} Tasks (PostgreSQL)`, 'full', poll[server], before);
+    return { version, seedSeconds, rows, twoInstances, poll };
   } finally {
     await schema.drop();
   }
