@@ -181,11 +181,3 @@ export async function startBaselineProcess(): Promise<ChildServer> {
   const script = path.join(ROOT, 'bench', 'baseline-server.ts');
   return startChild('the baseline server', ['--import', 'tsx', script], { ...process.env, PORT: String(port) }, '/ping/ready', port);
 }
-
-/** Runs a TypeScript script of bench/ to completion and returns what it printed on stdout. */
-export async function runScript(script: string, args: string[]): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', script), ...args], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return collect(child, `bench/${script}`);
-}

@@ -1,4 +1,4 @@
-import path from 'node:path';
+import { sqliteFileIn } from '../src/store/open-store.js';
 import Sqlite from 'better-sqlite3';
 import { formatInstant } from '../src/fhir/instant.js';
 import { parseSearch } from '../src/fhir/search-params.js';
@@ -51,7 +51,7 @@ const RUNS_PER_OWNER = 10;
 
 const [dataDir, kind, ...owners] = process.argv.slice(2);
 if (!dataDir || (kind !== 'search' && kind !== 'poll') || owners.length === 0) throw new Error('usage: query-plan.js <data dir> <search|poll> <owner ODS code>…');
-const conn = new Sqlite(path.join(dataDir, 'signpost.sqlite'), { fileMustExist: true });
+const conn = new Sqlite(sqliteFileIn(dataDir), { fileMustExist: true });
 for (const p of READ_PATH_PRAGMAS) conn.pragma(p);
 const db = queryBuilder('sqlite');
 const asOf = Date.now() * 1000; // as the store's clock reads it: after every seeded commit

@@ -166,9 +166,13 @@ async function measurePostgres(work: string, b: Build, gateway: { configFile: st
     }
     print('2 gateways', `${scenarios.gateway.intake.name} (PostgreSQL)`, 'full', twoInstances, before);
     const client = new pg.Client({ connectionString: schema.url });
-    await client.connect();
-    const version = String((await client.query('SHOW server_version')).rows[0]?.server_version ?? 'unknown');
-    await client.end();
+    let version: string;
+    try {
+      await client.connect();
+      version = String((await client.query('SHOW server_version')).rows[0]?.server_version ?? 'unknown');
+    } finally {
+      await client.end();
+    }
     const poll = await measurePostgresPoll(work, b, POLL_TASKS[0]!, gateway);
     for (const server of ['core', 'gateway'] as const) print(SERVER_NAME[server], `poll, ${n0(poll.tasks)} Tasks (PostgreSQL)`, 'full', poll[server], before);
     return { version, seedSeconds, rows, twoInstances, poll };

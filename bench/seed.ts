@@ -1,5 +1,5 @@
+import { sqliteFileIn } from '../src/store/open-store.js';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import pg from 'pg';
 import { applyGrants } from '../src/auth/grants.js';
@@ -54,7 +54,7 @@ const CHECKPOINT_EVERY = 400;
 
 async function seed(dataDir: string, total: number, kind: 'mixed' | 'tasks'): Promise<SeedManifest> {
   // Durability does not matter while filling a scratch directory; the gateway reopens it with its own setting.
-  const file = path.join(dataDir, 'signpost.sqlite'); // the file the gateway opens in SIGNPOST_DATA_DIR
+  const file = sqliteFileIn(dataDir); // the file the gateway opens in SIGNPOST_DATA_DIR
   const url = process.env.DATABASE_URL;
   const store = url
     ? await PostgresStore.open({ url, indexer: (r) => indexEntries(r, '') })
@@ -108,9 +108,12 @@ async function seed(dataDir: string, total: number, kind: 'mixed' | 'tasks'): Pr
   // rid order, stopping at the page) after.
   if (url) {
     const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query('VACUUM ANALYZE');
-    await client.end();
+    try {
+      await client.connect();
+      await client.query('VACUUM ANALYZE');
+    } finally {
+      await client.end();
+    }
   }
   // close() waits for the store's checkpoint worker to exit, and that worker is unref'd: with nothing
   // else pending, this script's top-level await would end the process first (exit 13). Hold it open.

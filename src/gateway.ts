@@ -12,7 +12,7 @@ import { bearerAuth } from './auth/bearer.js';
 import { loadOrCreateSigningKey, loadPreviousSigningKey } from './auth/signing-key.js';
 import { smartConfiguration, TOKEN_PATH, tokenRouter } from './auth/token-endpoint.js';
 import { FailureLimiter } from './auth/rate-limit.js';
-import type { Env } from './config/env.js';
+import { localOrigin, type Env } from './config/env.js';
 import { loadDeployment, writeDemoDeployment, type Deployment } from './config/deployment.js';
 import { materialiseOrganizations } from './config/organizations.js';
 import { supportedProfiles } from './config/profiles.js';
@@ -54,6 +54,8 @@ export interface AppParts {
   baseUrl: () => string;
   logger: Logger;
   version?: string;
+  /** SIGNPOST_TRUST_PROXY. */
+  trustProxy?: string;
 }
 
 /** Everything behind the HTTP port, wired as in production: used by `npm start`, the tests and the benchmarks. */
@@ -91,6 +93,7 @@ export async function buildApp(parts: AppParts): Promise<Express> {
   const auditRefused: FhirRouterOptions['auditRefusal'] = (caller, interaction, error) => auditRefusal(store, baseUrl(), caller, interaction, error);
   return createApp({
     logger: parts.logger,
+    ...(parts.trustProxy ? { trustProxy: parts.trustProxy } : {}),
     routes: [
       { path: TOKEN_PATH, router: tokenRouter({ clients: deployment.clients, store, tokens, baseUrl, limiter: new FailureLimiter() }) },
       { path: '/api/v1', router: jsonApiRouter({ context, authenticate, auditRefusal: auditRefused, version: info.version, statusReasons }) },
@@ -122,14 +125,14 @@ export async function startGateway(env: Env, logger: Logger): Promise<Gateway> {
   let baseUrl = env.baseUrl ?? '';
   const store = await openStore(env, (r) => indexEntries(r, baseUrl), renderStoredAuditRecord);
   try {
-    const app = await buildApp({ deployment, store, dataDir: env.dataDir, baseUrl: () => baseUrl, logger });
+    const app = await buildApp({ deployment, store, dataDir: env.dataDir, baseUrl: () => baseUrl, logger, trustProxy: env.trustProxy });
     const server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(env.port, env.host, () => resolve(s));
       s.once('error', reject);
     });
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : env.port;
-    const url = `http://${env.host.includes(':') ? `[${env.host}]` : env.host}:${port}`;
+    const url = localOrigin(env.host, port);
     baseUrl = env.baseUrl ?? url;
     return {
       server, store, url,

@@ -10,15 +10,15 @@ import { applyGrants, linkedReferences } from './grants.js';
 import { minimisePatient } from './minimise.js';
 import type { WriteRulesByType } from './write-rules.js';
 
+/** The store's export and import belong to the operator's command-line tools, never to a client. */
+const operatorOnly = () => new FhirError(403, 'forbidden', 'Moving a store\'s whole content is for the operator\'s export and import tools, not for clients', 'Bundle');
+
 /**
  * The store as one caller may use it. Every read, search, history listing and write of an interaction
  * passes through here, so _include, _revinclude, paging and history can never show what a read would
  * refuse: the same organisation filter is part of every query. Every write also records its grants and
  * a Provenance in the same transaction, the one write path for clients.
  */
-/** The store's export and import belong to the operator's command-line tools, never to a client. */
-const operatorOnly = () => new FhirError(403, 'forbidden', 'Moving a store\'s whole content is for the operator\'s export and import tools, not for clients', 'Bundle');
-
 export class CallerTx implements StoreTx {
   /** Versions written so far in this interaction: they await their Provenance. */
   private readonly written: Stored[] = [];

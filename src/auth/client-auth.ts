@@ -1,3 +1,4 @@
+import { hasControlCharacter } from '../fhir/text.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import type { ClientConfig } from '../config/deployment.js';
@@ -167,8 +168,8 @@ export class ClientAuthenticator {
       throw new OAuthError(401, 'invalid_client', 'client_assertion exp must be no more than 5 minutes in the future');
     }
     const jti = claims.jti;
-    if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) {
-      throw new OAuthError(401, 'invalid_client', `client_assertion jti must be a string of 1-${MAX_JTI_LENGTH} characters`);
+    if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH || hasControlCharacter(jti)) {
+      throw new OAuthError(401, 'invalid_client', `client_assertion jti must be a string of 1-${MAX_JTI_LENGTH} characters, none of them control characters`);
     }
     // Claimed in the store, not in memory, so a replay is refused after a restart too. The claim outlives
     // the assertion (plus the skew we allow), after which the assertion is refused as expired anyway.

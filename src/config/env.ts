@@ -12,8 +12,19 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** 'normal' trades durability on power loss for write speed; the default fsyncs every commit. */
   SIGNPOST_SQLITE_SYNC: z.enum(['full', 'normal']).default('full'),
-  /** PostgreSQL: connections per instance, and the longest a statement may run. */
-  SIGNPOST_PG_POOL: z.coerce.number().int().min(2).max(100).default(4),
+  /**
+   * Which proxies may name the client's address in X-Forwarded-For (express's "trust proxy": names
+   * loopback, linklocal, uniquelocal, or addresses and CIDR ranges, comma-separated). That address is
+   * what the audit trail records and the token endpoint rate-limits by.
+   */
+  SIGNPOST_TRUST_PROXY: z.string().regex(/^\s*(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)(\s*,\s*(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?))*\s*$/,
+    'must be loopback, linklocal, uniquelocal, or IP addresses and CIDR ranges, comma-separated').default('loopback'),
+  /**
+   * PostgreSQL: connections per instance, and the longest a statement may run. An instance runs its
+   * batches one at a time, so it uses one connection at a time; the second covers a connection being
+   * replaced.
+   */
+  SIGNPOST_PG_POOL: z.coerce.number().int().min(1).max(100).default(2),
   SIGNPOST_PG_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
 });
 
@@ -28,6 +39,12 @@ export interface Env {
   sqliteSync: 'full' | 'normal';
   pgPool: number;
   pgStatementTimeoutMs: number;
+  trustProxy: string;
+}
+
+/** The origin the gateway listens at, and its public one unless SIGNPOST_BASE_URL says otherwise. */
+export function localOrigin(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** Parses the environment; throws an Error whose message is one line naming the bad variable. */
@@ -51,5 +68,6 @@ export function loadEnv(source: NodeJS.ProcessEnv): Env {
     sqliteSync: e.SIGNPOST_SQLITE_SYNC,
     pgPool: e.SIGNPOST_PG_POOL,
     pgStatementTimeoutMs: e.SIGNPOST_PG_STATEMENT_TIMEOUT_MS,
+    trustProxy: e.SIGNPOST_TRUST_PROXY,
   };
 }

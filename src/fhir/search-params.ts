@@ -1,3 +1,4 @@
+import { CONTROL_CHARACTER_RULE, hasControlCharacter } from './text.js';
 import type { DatePrefix, Filter, SearchQuery, SortOrder } from '../store/store.js';
 import { decodeCursor } from './cursor.js';
 import { FhirError } from './errors.js';
@@ -152,6 +153,7 @@ export function parseSearch(type: string, params: URLSearchParams, opts: { lenie
   for (const [key, value] of params) {
     const [name = '', modifier, ...rest] = key.split(':');
     if (name === '') throw new FhirError(400, 'invalid', `A search parameter has no name (in '${key}=${value}')`, type);
+    if (hasControlCharacter(key) || hasControlCharacter(value)) throw new FhirError(400, 'value', `${JSON.stringify(key)}: ${CONTROL_CHARACTER_RULE}`, JSON.stringify(key).slice(1, -1));
     if (!name.startsWith('_') || name === '_id' || name === '_lastUpdated') {
       if (++conditions > MAX_CONDITIONS) throw new FhirError(400, 'too-costly', `At most ${MAX_CONDITIONS} search conditions in one search`, key);
     }

@@ -1,3 +1,4 @@
+import { CONTROL_CHARACTER_RULE, hasControlCharacter } from './text.js';
 import { z } from 'zod';
 import { FhirError, fhirPath, zodToFhirError, type Issue } from './errors.js';
 import { resourceTypeDef } from './registry.js';
@@ -63,6 +64,7 @@ function checkJsonShape(value: unknown, path: (string | number)[], root: string,
     issues.push({ code: 'value', diagnostics: `${at()}: the number is out of range`, expression: [at()] });
   } else if (typeof value === 'string') {
     if (value.trim() === '') issues.push({ code: 'structure', diagnostics: `${at()}: empty strings are not allowed`, expression: [at()] });
+    else if (hasControlCharacter(value)) issues.push({ code: 'value', diagnostics: `${at()}: ${CONTROL_CHARACTER_RULE}`, expression: [at()] });
   } else if (Array.isArray(value)) {
     if (value.length === 0) issues.push({ code: 'structure', diagnostics: `${at()}: empty arrays are not allowed`, expression: [at()] });
     value.forEach((v, i) => checkJsonShape(v, [...path, i], root, issues));
@@ -70,7 +72,9 @@ function checkJsonShape(value: unknown, path: (string | number)[], root: string,
     const entries = Object.entries(value);
     if (entries.length === 0) issues.push({ code: 'structure', diagnostics: `${at()}: empty objects are not allowed`, expression: [at()] });
     for (const [k, v] of entries) {
-      if (k === 'reference' && typeof v !== 'string') {
+      if (hasControlCharacter(k)) {
+        issues.push({ code: 'structure', diagnostics: `${at()}: an element name with a control character is not FHIR`, expression: [at()] });
+      } else if (k === 'reference' && typeof v !== 'string') {
         issues.push({ code: 'structure', diagnostics: `${fhirPath(root, [...path, k])}: a reference must be a string`, expression: [fhirPath(root, [...path, k])] });
       } else if (path.length === 0 && k === 'contained') {
         issues.push({ code: 'not-supported', diagnostics: `${root}.contained: contained resources are not accepted; send them as their own resources`, expression: [`${root}.contained`] });

@@ -11,15 +11,17 @@ export interface AppOptions {
   logger: Logger;
   /** Routers served at their own paths beside /fhir, such as the token endpoint. */
   routes?: { path: string; router: Router }[];
+  /** Proxies trusted to name the client's address (SIGNPOST_TRUST_PROXY); loopback ones by default. */
+  trustProxy?: string;
 }
 
 /** The express application: no module state, so tests can run several side by side. */
-export function createApp({ fhir, logger, routes = [] }: AppOptions): express.Express {
+export function createApp({ fhir, logger, routes = [], trustProxy = 'loopback' }: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // Loopback proxies (a local TLS terminator) may pass the client address on; nothing else is trusted.
-  app.set('trust proxy', 'loopback');
+  // Only the proxies configured (by default a local TLS terminator) may pass the client's address on.
+  app.set('trust proxy', trustProxy);
   // An API serves no HTML: the strictest content security policy, and no cross-origin access (no CORS headers).
   app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
   app.use(requestContext(logger));

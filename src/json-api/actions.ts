@@ -38,7 +38,7 @@ export const HandOnIn = z.object({
 export type HandOnIn = z.infer<typeof HandOnIn>;
 
 /** The coding of a status reason code: its system is the one the bound ValueSet lists it under (SNOMED CT when none does). */
-export function reasonCoding(code: string, reasons: ReadonlySet<string>): fhir4.Coding {
+function reasonCoding(code: string, reasons: ReadonlySet<string>): fhir4.Coding {
   for (const entry of reasons) {
     const bar = entry.lastIndexOf('|');
     if (entry.slice(bar + 1) === code) return { system: entry.slice(0, bar), code };

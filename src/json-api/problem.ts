@@ -1,3 +1,4 @@
+import { CONTROL_CHARACTER_RULE, controlCharacterPath } from '../fhir/text.js';
 import type { ZodError, ZodType } from 'zod';
 import { FhirError, type IssueCode } from '../fhir/errors.js';
 
@@ -25,7 +26,7 @@ export interface Problem {
 export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
 
 /** Problem types are named after the FHIR issue type the same refusal has on /fhir (documented in INTEGRATION.md). */
-export const PROBLEM_TYPE_BASE = 'https://signpost.health/problems/';
+const PROBLEM_TYPE_BASE = 'https://signpost.health/problems/';
 
 /** What a refusal of the JSON API is: thrown by its routes, answered by its error handler. */
 export class ProblemError extends Error {
@@ -70,6 +71,11 @@ export function pointerTo(path: readonly PropertyKey[]): string {
 
 /** The body as `schema` reads it, or a 400 naming every field at fault. */
 export function parseBody<T>(schema: ZodType<T>, body: unknown): T {
+  const control = controlCharacterPath(body);
+  if (control) {
+    const pointer = pointerTo(control);
+    throw new ProblemError(problemOf(400, 'value', `${pointer}: ${CONTROL_CHARACTER_RULE}`, [{ pointer, detail: CONTROL_CHARACTER_RULE }]));
+  }
   // reportInput: an issue then says whether anything was there (nothing means a required field is missing).
   const parsed = schema.safeParse(body, { reportInput: true });
   if (!parsed.success) throw problemFromZod(parsed.error);

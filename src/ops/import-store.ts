@@ -12,7 +12,45 @@ const CHUNK = 50;
 async function* lines<T>(file: string): AsyncGenerator<T> {
   if (!fs.existsSync(file)) return;
   const rl = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
-  for await (const line of rl) if (line.trim()) yield JSON.parse(line) as T;
+  let n = 0;
+  for await (const line of rl) {
+    n++;
+    if (!line.trim()) continue;
+    try {
+      yield JSON.parse(line) as T;
+    } catch (e) {
+      throw new Error(`${path.basename(file)} line ${n} is not JSON: ${(e as Error).message}`, { cause: e });
+    }
+  }
+}
+
+async function countLines(file: string, check: (item: unknown, where: string) => void = () => undefined): Promise<number> {
+  let n = 0;
+  for await (const item of lines<unknown>(file)) check(item, `${path.basename(file)} line ${++n}`);
+  return n;
+}
+
+/**
+ * Reads the whole export before anything is written: every line parses, every version names its type,
+ * id, versionId and lastUpdated, and each file holds as many lines as the manifest says. An export that
+ * fails here leaves the target store as empty as it was.
+ */
+async function checkExport(dir: string, manifest: Manifest): Promise<void> {
+  let versions = 0;
+  for (const o of manifest.output) {
+    const n = await countLines(path.join(dir, o.url), (item, where) => {
+      const r = item as Partial<Stored['resource']> | null;
+      if (r?.resourceType !== o.type || typeof r.id !== 'string' || !r.meta?.versionId) throw new Error(`${where} is not a ${o.type} version with an id and a versionId`);
+      microsOf(r.meta.lastUpdated, where);
+    });
+    if (n !== o.count) throw new Error(`the manifest lists ${o.count} ${o.type} versions but ${o.url} holds ${n}`);
+    versions += n;
+  }
+  if (versions !== manifest.extension.versions) throw new Error(`the export lists ${manifest.extension.versions} versions but its files hold ${versions}`);
+  for (const f of manifest.extension.files) {
+    const n = await countLines(path.join(dir, f.name));
+    if (n !== f.count) throw new Error(`the manifest lists ${f.count} lines in ${f.name} but it holds ${n}`);
+  }
 }
 
 const microsOf = (instant: string | undefined, what: string): number => {
@@ -79,7 +117,15 @@ export async function importStore(store: Store, dir: string): Promise<ImportCoun
   if (manifest.extension?.format !== FORMAT) throw new Error(`${dir} is not a Signpost store export (${FORMAT})`);
   const empty = await store.transaction(async (tx) => (await tx.versions(undefined, 1)).versions.length === 0 && (await tx.auditHead()) === undefined);
   if (!empty) throw new Error('the target store is not empty: import into a new database, so that no history is mixed');
+  await checkExport(dir, manifest);
+  try {
+    return await restoreExport(store, dir, manifest);
+  } catch (e) {
+    throw new Error(`the import stopped part way (${(e as Error).message}): the target store holds part of the export; drop it and import into a new database`, { cause: e });
+  }
+}
 
+async function restoreExport(store: Store, dir: string, manifest: Manifest): Promise<ImportCounts> {
   const methods = new Map<string, Stored['method']>();
   for await (const m of lines<{ type: string; id: string; version: number; method: Stored['method'] }>(path.join(dir, METHODS))) {
     methods.set(`${m.type}/${m.id}/${m.version}`, m.method);
@@ -103,7 +149,5 @@ export async function importStore(store: Store, dir: string): Promise<ImportCoun
   });
   const grants = await inChunks(store, lines<GrantRow>(path.join(dir, GRANTS)), (g, tx) => tx.grant(g.type, g.id, [g.org]));
   const claims = await inChunks(store, lines<ClaimRow>(path.join(dir, CLAIMS)), (c, tx) => tx.remember(c.scope, c.key, c.value, c.expiresAt));
-  const expected = manifest.extension.versions;
-  if (versions !== expected) throw new Error(`the export lists ${expected} versions but its files hold ${versions}`);
   return { versions, auditEvents, grants, claims };
 }

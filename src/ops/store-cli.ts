@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { renderStoredAuditRecord } from '../audit/audit-event.js';
-import { loadEnv } from '../config/env.js';
+import { loadEnv, localOrigin } from '../config/env.js';
 import { indexEntries } from '../fhir/index-values.js';
 import { openStore } from '../store/open-store.js';
 import { exportStore } from './export-store.js';
@@ -22,7 +22,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const env = loadEnv(process.env);
   // The gateway's public origin, as it works it out when SIGNPOST_BASE_URL is unset.
-  const baseUrl = env.baseUrl ?? `http://${env.host.includes(':') ? `[${env.host}]` : env.host}:${env.port}`;
+  const baseUrl = env.baseUrl ?? localOrigin(env.host, env.port);
   const store = await openStore(env, (r) => indexEntries(r, baseUrl), renderStoredAuditRecord);
   try {
     const where = path.resolve(dir);

@@ -147,7 +147,7 @@ export interface StoreTx {
   /** Writes a new version (version 1 when the id is new), assigning versionId and lastUpdated. */
   write(resource: fhir4.Resource & { id: string }, options: WriteOptions): Promise<Stored>;
   /**
-   * Operator tools only (ops/export.ts, ops/import.ts), never a request: a version exactly as another
+   * Operator tools only (ops/export-store.ts, ops/import-store.ts), never a request: a version exactly as another
    * store kept it (id, version, lastUpdated, method), following that resource's versions restored before.
    */
   restore(version: Stored): Promise<void>;

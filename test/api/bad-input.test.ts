@@ -43,6 +43,22 @@ describe('bad input is refused with a 4xx, never a 500', () => {
     expect(await count(api, 'Task', { identifier: taskKey(m) })).toBe(0);
   });
 
+  // R4 strings carry no control characters but tab, CR and LF; PostgreSQL cannot store U+0000 at all.
+  it.each([
+    ['a string value', (m: string) => ({ ...markedTask(m), description: 'a\u0000b' }), 'Task.description'],
+    ['an identifier value', (m: string) => ({ ...markedTask(m), identifier: [...markedTask(m).identifier!, { system: 'urn:x', value: 'a\u0007b' }] }), 'Task.identifier[1].value'],
+  ])('a control character in %s is refused with 400 naming it, and nothing is stored', async (_where, body, expression) => {
+    const m = marker();
+    const res = await api.post('/fhir/Task', body(m));
+    expectOutcome(res, { status: 400, code: 'value', expression });
+    expect(await count(api, 'Task', { identifier: taskKey(m) })).toBe(0);
+  });
+
+  it('a control character in a search value is refused with 400', async () => {
+    const res = await api.get('/fhir/Patient?identifier=urn:x%7Ca%00b');
+    expectOutcome(res, { status: 400, code: 'value' });
+  });
+
   it('a path with broken percent-encoding answers 400', async () => {
     const res = await api.get('/fhir/Task/%E0%A4%A');
     expectOutcome(res, { status: 400, code: INVALID });

@@ -96,6 +96,8 @@ describe('JSON API: referrals in', () => {
     ['a field it does not know', { urgency: 'high' }, '#'],
     ['a consent without a date', { consent: { givenBy: 'patient' } }, '#/consent/date'],
     ['a malformed email', { patient: { ...jsonReferral(1).patient, email: 'not-an-email' } }, '#/patient/email'],
+    // U+0000 cannot even be stored by PostgreSQL: refused on both stores alike.
+    ['a NUL character in a note', { note: 'see\u0000me' }, '#/note'],
   ])('refuses %s with 400 problem details pointing at the field, and writes nothing', async (_what, change, pointer) => {
     const before = await count('/fhir/ServiceRequest');
     const res = await post(t.referrer, '/referrals', jsonReferral(7003, change));

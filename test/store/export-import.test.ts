@@ -1,3 +1,4 @@
+import { sqliteFileIn } from '../../src/store/open-store.js';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -91,7 +92,7 @@ describe('export from SQLite, import into PostgreSQL', () => {
   it('imports every version, audit link, grant and claim identically, and the audit chain verifies', async () => {
     const out = await cli(['import', '--in', exportDir], { DATABASE_URL: schema.url });
     expect(out.stdout).toMatch(/^imported \d+ versions, \d+ audit events/);
-    const source = await SqliteStore.open({ file: path.join(gw.dir, 'signpost.sqlite'), ...options });
+    const source = await SqliteStore.open({ file: sqliteFileIn(gw.dir), ...options });
     const target = await PostgresStore.open({ url: schema.url, ...options });
     try {
       const [from, to] = [await contents(source), await contents(target)];
@@ -119,8 +120,8 @@ describe('export from SQLite, import into PostgreSQL', () => {
     await cli(['export', '--out', again], { DATABASE_URL: schema.url });
     const dataDir = path.join(path.dirname(exportDir), 'sqlite-again');
     await cli(['import', '--in', again], { SIGNPOST_DATA_DIR: dataDir });
-    const source = await SqliteStore.open({ file: path.join(gw.dir, 'signpost.sqlite'), ...options });
-    const back = await SqliteStore.open({ file: path.join(dataDir, 'signpost.sqlite'), ...options });
+    const source = await SqliteStore.open({ file: sqliteFileIn(gw.dir), ...options });
+    const back = await SqliteStore.open({ file: sqliteFileIn(dataDir), ...options });
     try {
       const [from, to] = [await contents(source), await contents(back)];
       expect(to).toEqual(from);
@@ -128,6 +129,26 @@ describe('export from SQLite, import into PostgreSQL', () => {
     } finally {
       await source.close();
       await back.close();
+    }
+  });
+
+  it('reads a damaged export whole before writing anything: the store stays empty and a good export then imports', async () => {
+    const damaged = path.join(path.dirname(exportDir), 'damaged');
+    fs.cpSync(exportDir, damaged, { recursive: true });
+    const manifest = JSON.parse(fs.readFileSync(path.join(damaged, 'manifest.json'), 'utf8')) as { output: { url: string }[] };
+    const last = manifest.output.at(-1)!.url;
+    const kept = fs.readFileSync(path.join(damaged, last), 'utf8').trim().split('\n');
+    fs.writeFileSync(path.join(damaged, last), `${[...kept.slice(0, -1), '{"resourceType": "Tas'].join('\n')}\n`);
+    const dataDir = path.join(path.dirname(exportDir), 'sqlite-damaged');
+    const failure = await cli(['import', '--in', damaged], { SIGNPOST_DATA_DIR: dataDir }).then(() => undefined, (e: { code: number; stderr: string }) => e);
+    expect(failure?.code).toBe(2);
+    expect(failure?.stderr).toContain(`${last} line ${kept.length} is not JSON`);
+    await cli(['import', '--in', exportDir], { SIGNPOST_DATA_DIR: dataDir });
+    const imported = await SqliteStore.open({ file: sqliteFileIn(dataDir), ...options });
+    try {
+      expect((await contents(imported)).versions.length).toBeGreaterThan(kept.length);
+    } finally {
+      await imported.close();
     }
   });
 

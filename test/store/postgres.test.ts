@@ -60,3 +60,33 @@ describe('PostgreSQL start-up', () => {
     await expect(opening).rejects.not.toThrow(/s3cret/);
   });
 });
+
+describe('PostgreSQL connections', () => {
+  it('survives losing its connection in the middle of a batch: that batch fails whole, the next one succeeds', async () => {
+    const h = postgresHarness();
+    const { url } = await h.schema();
+    const schema = new URL(url).searchParams.get('options')!.replace('-c search_path=', '');
+    const store = await PostgresStore.open({ url, indexer: (r) => indexEntries(r, 'http://x') });
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      const lost = store.transaction(async (tx) => {
+        await tx.write({ resourceType: 'Patient', id: 'lost' }, { method: 'POST' });
+        // The batch holds the lock on store_head: end exactly that session, as a database restart would.
+        const ended = await admin.query(`SELECT pg_terminate_backend(pid) AS ended FROM pg_locks
+          WHERE relation = '${schema}.store_head'::regclass AND granted AND pid <> pg_backend_pid()`);
+        expect(ended.rows).toEqual([{ ended: true }]);
+        await new Promise((resolve) => setTimeout(resolve, 100)); // the client hears of it while checked out
+        return tx.read('Patient', 'lost');
+      });
+      await expect(lost).rejects.toThrow();
+      const kept = await store.transaction((tx) => tx.write({ resourceType: 'Patient', id: 'kept' }, { method: 'POST' }));
+      expect(kept.version).toBe(1);
+      expect(await store.transaction((tx) => tx.read('Patient', 'lost'))).toBeUndefined();
+    } finally {
+      await admin.end();
+      await store.close();
+      await h.cleanup();
+    }
+  });
+});

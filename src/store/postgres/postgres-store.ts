@@ -3,7 +3,7 @@ import type { CompiledQuery } from 'kysely';
 import pg from 'pg';
 import { BatchingStore, type BatchConnection, type Settle } from '../sql/batching-store.js';
 import { queryBuilder, type Planning, type SqlRunner } from '../sql/database.js';
-import { migrate } from '../sql/migrations.js';
+import { migrate, SchemaTooNewError } from '../sql/migrations.js';
 import type { AuditRenderer, KnownHead } from '../sql/sql-ledger.js';
 import type { Indexer } from '../sql/sql-tx.js';
 
@@ -18,6 +18,16 @@ export interface PostgresStoreOptions {
   statementTimeoutMs?: number;
   maxBatch?: number;
 }
+
+/** How long a session may sit idle inside a transaction before PostgreSQL ends it (see open). */
+const IDLE_IN_TRANSACTION_MS = 60_000;
+
+/**
+ * A connection lost while checked out (a database restart, a failover, an administrator ending the
+ * session) emits 'error' on its client, which the pool listens to only while the client is idle: an
+ * unheard 'error' would end the process. The batch learns of the loss from its next query instead.
+ */
+const ignoreLostConnection = () => undefined;
 
 /** Key of the advisory lock under which an instance migrates the schema: two starting together migrate once. */
 const MIGRATION_LOCK = 0x5349474e; // 'SIGN'
@@ -96,7 +106,7 @@ interface HeadRow {
 /** Why the database could not be opened, naming it as DATABASE_URL does but without its credentials. */
 function openingError(url: string, e: unknown): Error {
   const message = (e as Error).message;
-  if (/is newer than this Signpost/.test(message)) return e as Error;
+  if (e instanceof SchemaTooNewError) return e;
   let where = 'named by DATABASE_URL';
   try {
     const u = new URL(url);
@@ -124,11 +134,17 @@ export class PostgresStore extends BatchingStore {
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
     const pool = new pg.Pool({
       connectionString: options.url,
-      max: options.poolSize ?? 4,
+      max: options.poolSize ?? 2,
       statement_timeout: options.statementTimeoutMs ?? 30_000,
+      // An instance that hangs inside a batch holds the store_head lock that every instance's batches
+      // wait for: PostgreSQL ends such a session rather than let it stall the deployment.
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
       connectionTimeoutMillis: 10_000,
       application_name: 'signpost',
       types: PG_TYPES,
+      // A request is acknowledged once its commit returns, which means durable only with synchronous
+      // commit: set here rather than trusted to the server's, database's or role's configuration.
+      options: '-c synchronous_commit=on',
     });
     // An idle connection that breaks (a database restart) is dropped by the pool; the next batch opens another.
     pool.on('error', () => undefined);
@@ -145,24 +161,27 @@ export class PostgresStore extends BatchingStore {
   /** Migrates under an advisory lock, so that instances starting together migrate once. */
   private async migrateOnce(): Promise<void> {
     const client = await this.pool.connect();
+    client.on('error', ignoreLostConnection);
     try {
       await client.query('BEGIN');
+      // Waiting for another instance's migration, or building an index on a large table, may take
+      // longer than any one request's statement should.
+      await client.query('SET LOCAL statement_timeout = 0');
       await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-      await migrate(this.db, 'postgres', {
-        all: async <R>(q: CompiledQuery) => (await client.query(q.sql, q.parameters as unknown[])).rows as R[],
-        run: async (q: CompiledQuery) => { await client.query(q.sql, q.parameters as unknown[]); },
-      });
+      await migrate(this.db, 'postgres', new PgRunner(client));
       await client.query('COMMIT');
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw e;
     } finally {
+      client.off('error', ignoreLostConnection);
       client.release();
     }
   }
 
   protected async beginBatch(): Promise<{ conn: BatchConnection; head: KnownHead }> {
     const client = await this.pool.connect();
+    client.on('error', ignoreLostConnection);
     const conn = new PgBatch(client);
     try {
       await client.query('BEGIN');
@@ -187,6 +206,7 @@ export class PostgresStore extends BatchingStore {
       values: [this.clock.current(), head?.seq ?? 0, head?.hash ?? null, head?.recorded ?? null],
     });
     await client.query('COMMIT');
+    client.off('error', ignoreLostConnection);
     client.release();
   }
 
@@ -198,6 +218,8 @@ export class PostgresStore extends BatchingStore {
     } catch {
       // The connection itself failed: it is closed rather than given back.
       client.release(error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      client.off('error', ignoreLostConnection);
     }
   }
 

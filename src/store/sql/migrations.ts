@@ -193,6 +193,13 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
  */
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;
 
+/** A database migrated by a later Signpost: this code must not write to it. */
+export class SchemaTooNewError extends Error {
+  constructor(readonly found: number) {
+    super(`the database schema (version ${found}) is newer than this Signpost (version ${latestSchemaVersion})`);
+  }
+}
+
 /** Brings the schema up to date (or up to `target`, for tests of a migration) inside the caller's transaction. */
 export async function migrate(db: Kysely<Database>, dialect: SqlDialect, runner: SqlRunner, target = latestSchemaVersion): Promise<void> {
   await runner.run(
@@ -205,9 +212,7 @@ export async function migrate(db: Kysely<Database>, dialect: SqlDialect, runner:
     db.selectFrom('schema_migration').select(sql<number | null>`max(version)`.as('version')).compile(),
   );
   const current = Number(rows[0]?.version ?? 0);
-  if (current > latestSchemaVersion) {
-    throw new Error(`the database schema (version ${current}) is newer than this Signpost (version ${latestSchemaVersion})`);
-  }
+  if (current > latestSchemaVersion) throw new SchemaTooNewError(current);
   for (const m of migrations) {
     if (m.version <= current || m.version > target) continue;
     for (const step of m.up(db, dialect)) await runner.run(step.compile());

@@ -16,10 +16,10 @@ export const AUDIT_JSON_AS_IS: AuditRenderer = (json) => JSON.parse(json) as fhi
 export type KnownHead = AuditHead | undefined | 'unknown';
 
 /**
- * Ledger entries of a batch of transactions that share one commit, awaiting insertion. A store with
- * one writer appends the entries of a whole batch with one multi-row INSERT just before its commit,
- * rather than two statements per audited interaction; an entry appended by a transaction that fails
- * is never released here. Whatever reads the ledger inserts what is pending first.
+ * Ledger entries of a batch of transactions that share one commit, awaiting insertion. Both stores
+ * append the entries of a whole batch with one multi-row INSERT just before its commit, rather than
+ * two statements per audited interaction; an entry appended by a transaction that fails is never
+ * released here. Whatever reads the ledger inserts what is pending first.
  */
 export class LedgerBatch {
   /** Entries of the batch's completed transactions, in chain order. */
@@ -28,13 +28,13 @@ export class LedgerBatch {
 
 export interface LedgerOptions {
   /**
-   * A store with one writer (SQLite) knows the ledger's head from the transactions before this one and
-   * passes it in; one shared by several instances leaves it 'unknown' and the head is read.
+   * The ledger's head as the batch knows it: from the transactions before this one, or (PostgreSQL)
+   * read under the batch's lock; 'unknown' until SQLite's first batch reads it.
    */
-  knownHead?: KnownHead;
+  knownHead: KnownHead;
   renderAudit?: AuditRenderer | undefined;
-  /** Given, appends wait for the batch's one insert (see LedgerBatch); absent, they insert at once. */
-  batch?: LedgerBatch;
+  /** Appends wait for the batch's one insert (see LedgerBatch). */
+  batch: LedgerBatch;
 }
 
 const AUDIT = 'AuditEvent';
@@ -48,8 +48,8 @@ const INDEX_EVERY = 256;
 export class SqlLedger {
   private known: KnownHead;
   private readonly render: AuditRenderer;
-  private readonly batch: LedgerBatch | undefined;
-  /** Entries this transaction appended and has not inserted (only with a batch). */
+  private readonly batch: LedgerBatch;
+  /** Entries this transaction appended and has not inserted. */
   private appended: AuditEntry[] = [];
   /** Released entries of earlier transactions that this one inserted: its rollback undoes those inserts. */
   private insertedForBatch: AuditEntry[] = [];
@@ -62,7 +62,7 @@ export class SqlLedger {
     options: LedgerOptions,
   ) {
     // undefined is a head too: the ledger is known to be empty.
-    this.known = 'knownHead' in options ? options.knownHead : 'unknown';
+    this.known = options.knownHead;
     this.render = options.renderAudit ?? AUDIT_JSON_AS_IS;
     this.batch = options.batch;
   }
@@ -82,14 +82,10 @@ export class SqlLedger {
   }
 
   async append(e: AuditEntry): Promise<void> {
-    if (this.batch) {
-      // Deferred to the batch's insert: what the unique key would refuse there is refused here, now.
-      const head = await this.head();
-      if (e.seq !== (head?.seq ?? 0) + 1) throw new Error(`audit ledger entry ${e.seq} does not follow the head (${head?.seq ?? 0})`);
-      this.appended.push(e);
-    } else {
-      await this.insert([e]);
-    }
+    // Deferred to the batch's insert: what the unique key would refuse there is refused here, now.
+    const head = await this.head();
+    if (e.seq !== (head?.seq ?? 0) + 1) throw new Error(`audit ledger entry ${e.seq} does not follow the head (${head?.seq ?? 0})`);
+    this.appended.push(e);
     this.known = { seq: e.seq, hash: e.hash, recorded: e.recorded };
   }
 
@@ -98,7 +94,6 @@ export class SqlLedger {
    * it inserted (undone by its rollback) are pending again.
    */
   settle(committed: boolean): void {
-    if (!this.batch) return;
     if (committed) this.batch.released.push(...this.appended);
     else this.batch.released = [...this.insertedForBatch, ...this.batch.released];
     this.appended = [];
@@ -107,7 +102,7 @@ export class SqlLedger {
 
   /** Inserts every pending entry: the batch's and this transaction's. */
   async flush(): Promise<void> {
-    if (!this.batch || (this.batch.released.length === 0 && this.appended.length === 0)) return;
+    if (this.batch.released.length === 0 && this.appended.length === 0) return;
     const entries = [...this.batch.released, ...this.appended];
     this.insertedForBatch.push(...this.batch.released);
     this.batch.released = [];

@@ -41,7 +41,7 @@ export class SqlStoreTx implements StoreTx {
     private readonly sql: SqlRunner,
     private readonly clock: MonotonicClock,
     private readonly indexer: Indexer,
-    ledger: LedgerOptions = {},
+    ledger: LedgerOptions,
   ) {
     this.ledger = new SqlLedger(db, dialect, queries, sql, ledger);
   }
@@ -314,6 +314,8 @@ export class SqlStoreTx implements StoreTx {
   }
 
   appendAudit(entry: AuditEntry): Promise<void> {
+    // An imported entry keeps its own instant: searches read as of the clock, which must not lag it.
+    this.clock.observe(entry.recorded);
     return this.ledger.append(entry);
   }
 
