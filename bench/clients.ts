@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import type { Deployment } from '../src/config/deployment.js';
+import type { Deployment, DeploymentInput } from '../src/config/deployment.js';
 
 /**
  * Who the bench is, to the gateway: one GP practice with its referrer client, and the social
@@ -25,7 +25,7 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 /** Writes the deployment config for SIGNPOST_CONFIG; returns each client's secret. */
 export function writeDeployment(file: string): Map<string, string> {
   const secrets = new Map([REFERRER, ...SERVICES.map(linkWorker)].map((id) => [id, randomBytes(24).toString('base64url')]));
-  const config: Deployment = {
+  const config: DeploymentInput = {
     clients: [
       { clientId: REFERRER, role: 'referrer', organization: PRACTICE, secretSha256: sha256(secrets.get(REFERRER)!) },
       ...SERVICES.map((ods) => ({

@@ -24,6 +24,11 @@ import { outcomeRules, taskOutcomes } from './outcomes/outcome-rules.js';
 import { Questionnaires } from './outcomes/questionnaires.js';
 import { processMessageOperation } from './referral/process-message.js';
 import { loadReferralReasons } from './referral/reasons.js';
+import { gpFeedbackAnnouncer } from './delivery/announcements.js';
+import { deliveryOperations } from './delivery/deliveries-operation.js';
+import { createDeliveryWorker } from './delivery/delivery-setup.js';
+import { outboxWriter } from './delivery/outbox.js';
+import { subscriptionAnnouncer, subscriptionRules } from './delivery/subscriptions.js';
 import { createApp } from './http/app.js';
 import type { FhirRouterOptions } from './http/fhir-routes.js';
 import { jsonApiRouter } from './json-api/routes.js';
@@ -56,6 +61,8 @@ export interface AppParts {
   version?: string;
   /** SIGNPOST_TRUST_PROXY. */
   trustProxy?: string;
+  /** Told when an interaction has written events to the outbox: wakes the delivery worker. */
+  onEnqueued?: () => void;
 }
 
 /** Everything behind the HTTP port, wired as in production: used by `npm start`, the tests and the benchmarks. */
@@ -78,10 +85,12 @@ export async function buildApp(parts: AppParts): Promise<Express> {
     ...intakeRules({ deployment, reasons: loadReferralReasons(profilesDir) }),
     ...workflowRules({ deployment, statusReasons, outcomes: taskOutcomes }),
     ...outcomeRules(questionnaires),
+    Subscription: subscriptionRules(),
   };
+  const enqueued = parts.onEnqueued ?? (() => undefined);
   const context = {
     get baseUrl() { return baseUrl(); },
-    run: auditedRunner(store, baseUrl, rules),
+    run: auditedRunner(store, baseUrl, rules, outboxWriter([gpFeedbackAnnouncer(deployment), subscriptionAnnouncer()], enqueued)),
   };
   const info = {
     get baseUrl() { return baseUrl(); },
@@ -102,7 +111,7 @@ export async function buildApp(parts: AppParts): Promise<Express> {
       context, info,
       authenticate,
       smartConfiguration: () => smartConfiguration(baseUrl()),
-      operations: [verifyOperation(store, context), processMessageOperation(context)],
+      operations: [verifyOperation(store, context), processMessageOperation(context), ...deliveryOperations(context, enqueued)],
       auditRefusal: auditRefused,
     },
   });
@@ -124,8 +133,11 @@ export async function startGateway(env: Env, logger: Logger): Promise<Gateway> {
   const deployment = deploymentFor(env, logger);
   let baseUrl = env.baseUrl ?? '';
   const store = await openStore(env, (r) => indexEntries(r, baseUrl), renderStoredAuditRecord);
+  const deliveries = createDeliveryWorker({ store, deployment, baseUrl: () => baseUrl, logger });
   try {
-    const app = await buildApp({ deployment, store, dataDir: env.dataDir, baseUrl: () => baseUrl, logger, trustProxy: env.trustProxy });
+    const app = await buildApp({
+      deployment, store, dataDir: env.dataDir, baseUrl: () => baseUrl, logger, trustProxy: env.trustProxy, onEnqueued: () => deliveries.wake(),
+    });
     const server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(env.port, env.host, () => resolve(s));
       s.once('error', reject);
@@ -134,6 +146,8 @@ export async function startGateway(env: Env, logger: Logger): Promise<Gateway> {
     const port = typeof address === 'object' && address ? address.port : env.port;
     const url = localOrigin(env.host, port);
     baseUrl = env.baseUrl ?? url;
+    // Events left by an earlier run (or another instance that stopped) are due now.
+    deliveries.start();
     return {
       server, store, url,
       async stop() {
@@ -141,6 +155,7 @@ export async function startGateway(env: Env, logger: Logger): Promise<Gateway> {
           server.close(() => resolve());
           server.closeIdleConnections();
         });
+        await deliveries.stop();
         await store.close();
       },
     };

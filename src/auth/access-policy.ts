@@ -38,7 +38,7 @@ export function requireAccess(caller: Caller, type: string, access: Access): voi
  * sees of `type`, or undefined when the caller sees every instance (auditors; directory types).
  */
 export function grantScope(caller: Caller, type: string): string | undefined {
-  if (caller.role === 'auditor' || DIRECTORY_TYPES.has(type)) return undefined;
+  if (caller.role === 'auditor' || caller.role === 'gateway' || DIRECTORY_TYPES.has(type)) return undefined;
   return caller.organization;
 }
 

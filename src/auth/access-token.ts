@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
-import { ROLES, type ClientConfig, type Role } from '../config/deployment.js';
+import { ROLES, type ClientConfig, type ClientRole } from '../config/deployment.js';
 import type { Caller } from '../fhir/interaction.js';
 import { formatScopes, parseScopes, type Scope } from './scopes.js';
 
@@ -37,7 +37,7 @@ interface Cached {
   validUntil: number;
 }
 
-const isRole = (value: unknown): value is Role => typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+const isRole = (value: unknown): value is ClientRole => typeof value === 'string' && (ROLES as readonly string[]).includes(value);
 
 /**
  * The gateway's own access tokens: short-lived HS256 JWTs naming the client, its role, organisation and

@@ -166,9 +166,9 @@ export class CallerTx implements StoreTx {
    * referral gets one Provenance for all it created rather than one per resource, and each
    * Provenance is granted exactly to the organisations that see its targets once the interaction is
    * done (a referral shares its Patient with the service), so none names a version to an organisation
-   * that may not see it.
+   * that may not see it. Answers the versions it covered: what the interaction wrote.
    */
-  async recordProvenance(): Promise<void> {
+  async recordProvenance(): Promise<Stored[]> {
     const groups = new Map<string, { stored: Stored[]; orgs: string[] }>();
     for (const stored of this.written) {
       const audience = await this.tx.grantsOf(stored.type, stored.id);
@@ -177,11 +177,12 @@ export class CallerTx implements StoreTx {
       if (group) group.stored.push(stored);
       else groups.set(key, { stored: [stored], orgs: audience });
     }
-    this.written.length = 0;
+    const written = this.written.splice(0);
     for (const { stored, orgs } of groups.values()) {
       const provenance = await this.tx.write(provenanceFor(stored, this.caller), { method: 'POST', expectVersion: 0 });
       await this.tx.grant('Provenance', provenance.id, orgs);
     }
+    return written;
   }
 
   grant(type: string, id: string, orgs: readonly string[]): Promise<void> {
@@ -218,5 +219,10 @@ export class CallerTx implements StoreTx {
 
   auditEntries(afterSeq: number, limit: number): ReturnType<StoreTx['auditEntries']> {
     return this.tx.auditEntries(afterSeq, limit);
+  }
+
+  /** The server's own: what an interaction's changes owe receivers (no client reaches the outbox directly). */
+  get deliveries(): StoreTx['deliveries'] {
+    return this.tx.deliveries;
   }
 }

@@ -1,7 +1,7 @@
-import { hasControlCharacter } from '../fhir/text.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import type { ClientConfig } from '../config/deployment.js';
+import { hasControlCharacter } from '../fhir/text.js';
 import type { Store } from '../store/store.js';
 
 /** RFC 6749 §5.2 error codes (and RFC 7521's use of invalid_client for assertions). */

@@ -17,12 +17,16 @@ const RIGHTS: Record<Role, Record<string, string>> = {
   },
   'link-worker': {
     Task: 'crus', ServiceRequest: 'rs', Patient: 'rs', Consent: 'rs', Practitioner: 'rs', PractitionerRole: 'rs',
-    QuestionnaireResponse: 'crus', Observation: 'rs', Communication: 'crs', Provenance: 'rs',
+    QuestionnaireResponse: 'crus', Observation: 'rs', Communication: 'crs', Provenance: 'rs', Subscription: 'crus',
   },
-  // A community group sees its own Tasks and a minimised Patient, nothing clinical.
-  'community-asset': { Task: 'rus', Patient: 'rs' },
+  // A community group sees its own Tasks and a minimised Patient, nothing clinical; it may be told
+  // when its Tasks change (a Subscription on its own organisation's Tasks).
+  'community-asset': { Task: 'rus', Patient: 'rs', Subscription: 'crus' },
   auditor: Object.fromEntries(resourceTypes.map((d) => [d.type, 'rs'])),
   commissioner: { MeasureReport: 'rs' },
+  // The gateway on its own account: it writes what its jobs decide (a Task put on hold, a subscription
+  // in error), never the server-written types, and never deletes.
+  gateway: Object.fromEntries(resourceTypes.map((d) => [d.type, d.readOnly ? 'rs' : 'crus'])),
 };
 
 /** Directory and definition resources: every authenticated client may read them, unscoped. */

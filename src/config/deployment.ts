@@ -3,8 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
+/** The roles a client may have (DESIGN.md "Roles"). */
 export const ROLES = ['referrer', 'link-worker', 'community-asset', 'auditor', 'commissioner'] as const;
-export type Role = (typeof ROLES)[number];
+export type ClientRole = (typeof ROLES)[number];
+/**
+ * A caller's role: a client's, or `gateway`, the gateway itself acting on its own account (scheduled
+ * jobs, delivery bookkeeping). No config gives a client that role and no token can carry it.
+ */
+export type Role = ClientRole | 'gateway';
 
 /** An ODS organisation code as Signpost accepts one: 3 to 10 upper-case letters or digits. */
 export const ODS_CODE = /^[A-Z0-9]{3,10}$/;
@@ -23,10 +29,37 @@ const client = z.strictObject({
   message: 'a client needs secretSha256 or jwks to authenticate', path: ['secretSha256'],
 });
 
+/**
+ * A GP system's FHIR endpoint, to which the gateway pushes feedback and status changes. It
+ * authenticates with a static bearer token or, as SMART Backend Services clients do, with client
+ * credentials at the receiver's token endpoint (the secret stays in this 0600 file, never in logs).
+ */
 const endpoint = z.strictObject({
   url: z.url({ protocol: /^https?$/ }),
   bearer: z.string().min(1).optional(),
-});
+  clientCredentials: z.strictObject({
+    tokenUrl: z.url({ protocol: /^https?$/ }),
+    clientId: z.string().min(1),
+    clientSecret: z.string().min(1),
+    scope: z.string().min(1).optional(),
+  }).optional(),
+}).refine((e) => !(e.bearer && e.clientCredentials), { message: 'give bearer or clientCredentials, not both', path: ['clientCredentials'] });
+
+/** How the outbox is delivered (src/delivery/): tries, their spacing, and when a receiver is left alone for a while. */
+const delivery = z.strictObject({
+  /** Tries before an event is given up (dead-lettered). */
+  maxAttempts: z.number().int().min(1).max(100).default(10),
+  /** The wait after the first failed try; each later wait doubles, up to maxRetrySeconds, with jitter. */
+  firstRetrySeconds: z.number().positive().max(3600).default(5),
+  maxRetrySeconds: z.number().positive().max(86_400).default(3600),
+  /** Longest a receiver may take to answer one request. */
+  timeoutSeconds: z.number().positive().max(300).default(10),
+  /** Consecutive failures after which a receiver's circuit opens, and how long it then stays open. */
+  breakerFailures: z.number().int().min(1).max(1000).default(5),
+  breakerCooldownSeconds: z.number().positive().max(86_400).default(60),
+  /** How often an idle worker looks for events written by other instances or due again. */
+  pollSeconds: z.number().positive().max(60).default(1),
+}).refine((d) => d.maxRetrySeconds >= d.firstRetrySeconds, { message: 'must not be less than firstRetrySeconds', path: ['maxRetrySeconds'] });
 
 const organization = z.strictObject({
   ods,
@@ -43,6 +76,7 @@ export const deploymentSchema = z.strictObject({
   clients: z.array(client),
   organizations: z.array(organization),
   routes: z.array(route).default([]),
+  delivery: delivery.default(() => delivery.parse({})),
 }).superRefine((cfg, ctx) => {
   const ids = new Set<string>();
   cfg.clients.forEach((c, i) => {
@@ -58,6 +92,8 @@ export const deploymentSchema = z.strictObject({
 });
 
 export type Deployment = z.infer<typeof deploymentSchema>;
+/** A deployment config as written (defaults may be left out). */
+export type DeploymentInput = z.input<typeof deploymentSchema>;
 export type ClientConfig = Deployment['clients'][number];
 export type OrganizationConfig = Deployment['organizations'][number];
 
@@ -94,7 +130,7 @@ export function writeDemoDeployment(file: string): { config: Deployment; credent
     { clientId: 'demo-commissioner', role: 'commissioner', organization: 'QWE' },
   ] as const;
   const secrets = clients.map((c) => ({ ...c, secret: randomBytes(24).toString('base64url') }));
-  const config: Deployment = {
+  const config: DeploymentInput = {
     clients: secrets.map(({ secret, ...c }) => ({ ...c, secretSha256: sha256(secret) })),
     organizations: [
       { ods: 'A81001', name: 'Riverside Surgery', kind: 'gp-practice' },
@@ -110,5 +146,5 @@ export function writeDemoDeployment(file: string): { config: Deployment; credent
   fs.rmSync(credentialsFile, { force: true });
   fs.writeFileSync(credentialsFile, `${JSON.stringify({ clients: secrets }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-  return { config, credentialsFile };
+  return { config: deploymentSchema.parse(config), credentialsFile };
 }

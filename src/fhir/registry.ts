@@ -117,6 +117,13 @@ export const resourceTypes: readonly ResourceTypeDef[] = [
       ref('recipient', ['recipient'], ['Organization', 'Practitioner', 'PractitionerRole'], 'Who receives it'),
     ],
   },
+  {
+    type: 'Subscription',
+    params: [
+      token('status', ['status'], 'requested, active, error or off'),
+      token('type', ['channel.type'], 'The channel: rest-hook'),
+    ],
+  },
   { type: 'Provenance', readOnly: true, params: [ref('target', ['target'], [], 'The resource version recorded')] },
   {
     type: 'AuditEvent',

@@ -1,10 +1,10 @@
-import { CONTROL_CHARACTER_RULE, hasControlCharacter } from './text.js';
 import type { DatePrefix, Filter, SearchQuery, SortOrder } from '../store/store.js';
 import { decodeCursor } from './cursor.js';
 import { FhirError } from './errors.js';
 import { normaliseString, referenceTarget } from './index-values.js';
 import { parseDateRange } from './instant.js';
 import { resourceTypeDef, searchParam, type SearchParamDef } from './registry.js';
+import { CONTROL_CHARACTER_RULE, hasControlCharacter } from './text.js';
 
 export const DEFAULT_COUNT = 50;
 export const MAX_COUNT = 1000;

@@ -1,7 +1,7 @@
-import { CONTROL_CHARACTER_RULE, hasControlCharacter } from './text.js';
 import { z } from 'zod';
 import { FhirError, fhirPath, zodToFhirError, type Issue } from './errors.js';
 import { resourceTypeDef } from './registry.js';
+import { CONTROL_CHARACTER_RULE, hasControlCharacter } from './text.js';
 
 export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
@@ -39,6 +39,12 @@ const typeRules: Record<string, z.ZodType> = {
     status: code(['preparation', 'in-progress', 'not-done', 'on-hold', 'stopped', 'completed', 'entered-in-error', 'unknown']),
   }),
   Measure: z.looseObject({ status: code(['draft', 'active', 'retired', 'unknown']) }),
+  Subscription: z.looseObject({
+    status: code(['requested', 'active', 'error', 'off']),
+    reason: z.string(),
+    criteria: z.string(),
+    channel: z.looseObject({ type: code(['rest-hook', 'websocket', 'email', 'sms', 'message']) }),
+  }),
   MeasureReport: z.looseObject({
     status: code(['complete', 'pending', 'error']),
     type: code(['individual', 'subject-list', 'summary', 'data-collection']),

@@ -1,6 +1,6 @@
-import { CONTROL_CHARACTER_RULE, controlCharacterPath } from '../fhir/text.js';
 import type { ZodError, ZodType } from 'zod';
 import { FhirError, type IssueCode } from '../fhir/errors.js';
+import { CONTROL_CHARACTER_RULE, controlCharacterPath } from '../fhir/text.js';
 
 /**
  * One thing at fault: a field of the request body, as an RFC 6901 JSON Pointer in URI-fragment form

@@ -1,3 +1,4 @@
+import type { DeliveryQueue } from './deliveries.js';
 import type { MicroRange, Micros } from '../fhir/instant.js';
 
 /** A resource version as stored: the JSON carries meta.versionId and meta.lastUpdated. */
@@ -194,6 +195,9 @@ export interface StoreTx {
   appendAudit(entry: AuditEntry): Promise<void>;
   /** Entries after `afterSeq`, oldest first, with the JSON and hash as stored. */
   auditEntries(afterSeq: number, limit: number): Promise<Pick<AuditEntry, 'seq' | 'json' | 'hash'>[]>;
+
+  /** The outbox: events owed to receivers, written with the changes they announce. */
+  readonly deliveries: DeliveryQueue;
 }
 
 /**

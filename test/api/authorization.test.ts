@@ -23,7 +23,7 @@
 import { randomUUID } from 'node:crypto';
 import request, { type Response } from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Role } from '../../src/config/deployment.js';
+import type { ClientRole as Role } from '../../src/config/deployment.js';
 import { expectOutcome } from '../fixtures/api.js';
 import { nhsNumber } from '../fixtures/gateway.js';
 import {

@@ -1,4 +1,3 @@
-import { sqliteFileIn } from '../../src/store/open-store.js';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderStoredAuditRecord } from '../../src/audit/audit-event.js';
 import { verifyChain } from '../../src/audit/hash-chain.js';
 import { indexEntries } from '../../src/fhir/index-values.js';
+import { sqliteFileIn } from '../../src/store/open-store.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { ClaimRow, GrantRow, Store, Stored, VersionCursor } from '../../src/store/store.js';

@@ -4,6 +4,7 @@ import { indexEntries } from '../../src/fhir/index-values.js';
 import { latestSchemaVersion } from '../../src/store/sql/migrations.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { freshSchema, type TestSchema } from '../fixtures/postgres.js';
+import { deliveryQueueContract } from './delivery-contract.js';
 import { storeContract, storeSupportContract, type StoreHarness } from './store-contract.js';
 
 /** A store in a fresh schema of the test database. */
@@ -19,6 +20,7 @@ function postgresHarness(): StoreHarness & { schema(): Promise<TestSchema> } {
 
 storeContract('PostgreSQL', postgresHarness);
 storeSupportContract('PostgreSQL', postgresHarness);
+deliveryQueueContract('PostgreSQL', postgresHarness);
 
 describe('PostgreSQL start-up', () => {
   it('migrates once when several instances open an empty database together', async () => {

@@ -7,6 +7,7 @@ import { indexEntries } from '../../src/fhir/index-values.js';
 import { queryBuilder } from '../../src/store/sql/database.js';
 import { migrate } from '../../src/store/sql/migrations.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { deliveryQueueContract } from './delivery-contract.js';
 import { storeContract, storeSupportContract, type StoreHarness } from './store-contract.js';
 
 /** A store in a fresh temporary directory; `file` is its database, for tests that look at it directly. */
@@ -19,6 +20,7 @@ function sqliteHarness(): StoreHarness & { file: string; open(): Promise<SqliteS
 
 storeContract('SQLite', sqliteHarness);
 storeSupportContract('SQLite', sqliteHarness);
+deliveryQueueContract('SQLite', sqliteHarness);
 
 describe('SQLite group commit', () => {
   it('acknowledges a transaction only once its batch is committed and visible to another connection', async () => {
@@ -114,7 +116,8 @@ describe('SQLite audit reference index', () => {
       await store.close();
       // Back to schema 5 as it left these events: references in audit_ref_pending, hex-encoded, none indexed.
       const raw = new Sqlite(h.file);
-      raw.exec(`DROP TABLE audit_ref_indexed; ALTER TABLE audit_event DROP COLUMN refs; DELETE FROM schema_migration WHERE version >= 6;
+      // (and without the tables of later migrations: 8's outbox)
+      raw.exec(`DROP TABLE audit_ref_indexed; ALTER TABLE audit_event DROP COLUMN refs; DROP TABLE delivery; DELETE FROM schema_migration WHERE version >= 6;
         CREATE TABLE audit_ref_pending (seq integer PRIMARY KEY, refs text NOT NULL)`);
       for (let seq = 1; seq <= 3; seq++) raw.prepare('INSERT INTO audit_ref_pending VALUES (?, ?)').run(seq, Buffer.from(`Patient/p${seq}`).toString('hex'));
       raw.close();

@@ -38,14 +38,18 @@ const EXPECTED: Record<Role, Record<string, string>> = {
     Observation: 'rs', // silent: scored by the server from the outcomes it records
     Communication: 'crs', // silent
     Provenance: 'rs', // silent
+    Subscription: 'crus', // issue 9: told when its own organisation's Tasks change
   },
   'community-asset': {
     ...DIRECTORY,
     Task: 'rus', // only Tasks owned by its organisation (u silent: it moves the hand-on Task on)
     Patient: 'rs', // minimised
+    Subscription: 'crus', // issue 9, as for link workers
   },
   auditor: Object.fromEntries(resourceTypes.map((d) => [d.type, 'rs'])), // read everything, write nothing
   commissioner: { ...DIRECTORY, MeasureReport: 'rs' }, // aggregate reports only
+  // Never a client's: the gateway's own jobs write every type but the server-written ones.
+  gateway: Object.fromEntries(resourceTypes.map((d) => [d.type, d.readOnly ? 'rs' : 'crus'])),
 };
 
 /** A role's scopes as `{ Type: letters }`, letters in cruds order. */
@@ -56,29 +60,32 @@ function rightsOf(role: Role): Record<string, string> {
   }));
 }
 
+/** Every caller's role: the clients', and the gateway's own. */
+const ALL_ROLES: Role[] = [...ROLES, 'gateway'];
+
 describe('roleScopes', () => {
   it('knows every role', () => {
-    expect(Object.keys(EXPECTED).sort()).toEqual([...ROLES].sort());
+    expect(Object.keys(EXPECTED).sort()).toEqual([...ALL_ROLES].sort());
   });
 
-  it.each(ROLES.flatMap((role) => Object.entries(EXPECTED[role]).map(([type, letters]) => [role, type, letters] as const)))(
+  it.each(ALL_ROLES.flatMap((role) => Object.entries(EXPECTED[role]).map(([type, letters]) => [role, type, letters] as const)))(
     '%s: %s.%s', (role, type, letters) => {
       expect(rightsOf(role)[type] ?? '(none)').toBe(letters);
     },
   );
 
-  it.each(ROLES)('%s holds nothing beyond the table', (role) => {
+  it.each(ALL_ROLES)('%s holds nothing beyond the table', (role) => {
     expect(Object.keys(rightsOf(role)).filter((type) => !(type in EXPECTED[role]))).toEqual([]);
   });
 
-  it.each(ROLES)('%s may never delete, nor write AuditEvent or Provenance', (role) => {
+  it.each(ALL_ROLES)('%s may never delete, nor write AuditEvent or Provenance', (role) => {
     const rights = rightsOf(role);
     expect(Object.entries(rights).filter(([, letters]) => letters.includes('d'))).toEqual([]);
     expect(rights.AuditEvent ?? '').not.toMatch(/[cu]/);
     expect(rights.Provenance ?? '').not.toMatch(/[cu]/);
   });
 
-  it.each(ROLES)('%s may read and search every directory type', (role) => {
+  it.each(ALL_ROLES)('%s may read and search every directory type', (role) => {
     for (const type of DIRECTORY_TYPES) expect(rightsOf(role)[type]).toMatch(/r.*s/);
   });
 

@@ -32,6 +32,7 @@ const minimal: Record<string, Record<string, unknown>> = {
   Provenance: { resourceType: 'Provenance' },
   AuditEvent: { resourceType: 'AuditEvent' },
   Measure: { resourceType: 'Measure', status: 'active' },
+  Subscription: { resourceType: 'Subscription', status: 'requested', reason: 'told of changes', criteria: 'Task?owner=Organization/SP001', channel: { type: 'rest-hook' } },
   MeasureReport: { resourceType: 'MeasureReport', status: 'complete', type: 'summary', measure: 'https://signpost.health/fhir/Measure/sp', period: { start: '2026-01-01' } },
 };
 

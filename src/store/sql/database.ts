@@ -39,6 +39,12 @@ export interface Database {
   audit_ref: { rowid: number; refs: string };
   /** SQLite: one row, the last event whose references are in audit_ref (migration 6). */
   audit_ref_indexed: { through: number };
+  /** The outbox (migration 8): see store/deliveries.ts. `lease_until` 0: not leased. */
+  delivery: {
+    seq: Generated<number>; receiver: string; stream: string; resource: string; patient: string | null; state: string;
+    attempts: number; created: number; due: number; lease_holder: string | null; lease_until: number;
+    last_error: string | null; settled_at: number | null;
+  };
   /** PostgreSQL: one row, locked by every batch: the store's clock and the ledger's head (migration 7). */
   store_head: { one: number; clock: number; seq: number; hash: string | null; recorded: number | null };
 }

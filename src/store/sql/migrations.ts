@@ -183,6 +183,35 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
         from (select 1) as x left join (select seq, hash, recorded from audit_event order by seq desc limit 1) as a on true`,
     ].map((q) => ({ compile: () => q.compile(db) })),
   },
+  {
+    version: 8,
+    // The outbox (store/deliveries.ts). Leasing reads pending events by due time; the order within a
+    // receiver's stream is checked by (receiver, stream, seq); withdrawn consent finds a patient's events.
+    up: (db, dialect) => {
+      const big = dialect === 'sqlite' ? 'integer' : 'bigint';
+      return [
+        db.schema.createTable('delivery')
+          .addColumn('seq', dialect === 'sqlite' ? 'integer' : 'bigserial', (c) =>
+            dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey())
+          .addColumn('receiver', 'text', (c) => c.notNull())
+          .addColumn('stream', 'text', (c) => c.notNull())
+          .addColumn('resource', 'text', (c) => c.notNull())
+          .addColumn('patient', 'text')
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('created', big, (c) => c.notNull())
+          .addColumn('due', big, (c) => c.notNull())
+          .addColumn('lease_holder', 'text')
+          .addColumn('lease_until', big, (c) => c.notNull())
+          .addColumn('last_error', 'text')
+          .addColumn('settled_at', big),
+        db.schema.createIndex('delivery_due').on('delivery').columns(['state', 'due', 'seq']),
+        db.schema.createIndex('delivery_stream').on('delivery').columns(['receiver', 'stream', 'state', 'seq']),
+        db.schema.createIndex('delivery_patient').on('delivery').columns(['patient', 'state']),
+        db.schema.createIndex('delivery_listing').on('delivery').columns(['state', 'seq']),
+      ];
+    },
+  },
 ];
 
 /*

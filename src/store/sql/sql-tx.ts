@@ -9,6 +9,7 @@ import {
 import { OPEN_ENDED, type Database, type SqlDialect, type SqlRunner } from './database.js';
 import type { QueryCache } from './query-cache.js';
 import { searchCountQuery, searchPageQuery, searchPlanning } from './search-sql.js';
+import { SqlDeliveryQueue } from './sql-deliveries.js';
 import { SqlLedger, type LedgerOptions } from './sql-ledger.js';
 import { insertRows, num, type RowTable } from './sql-rows.js';
 
@@ -33,6 +34,7 @@ const AUDIT = 'AuditEvent';
 export class SqlStoreTx implements StoreTx {
   /** This transaction's part of the audit ledger. */
   readonly ledger: SqlLedger;
+  readonly deliveries: SqlDeliveryQueue;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -44,6 +46,7 @@ export class SqlStoreTx implements StoreTx {
     ledger: LedgerOptions,
   ) {
     this.ledger = new SqlLedger(db, dialect, queries, sql, ledger);
+    this.deliveries = new SqlDeliveryQueue(db, queries, sql, () => clock.next());
   }
 
   /** Row ids of resources this transaction has read or written, `Type/id` → rid, for its grants. */
