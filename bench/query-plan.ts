@@ -69,7 +69,7 @@ const variants: [QueryPlan['server'], (owner: string) => SearchQuery][] = [
   ['gateway', (owner) => { const q = queryFor(owner); return { ...q, filters: [...q.filters, { kind: 'granted', org: owner }] }; }],
 ];
 const plans = variants.map(([server, build]): QueryPlan => {
-  const first = searchPageQuery(db, build(owners[0]!), asOf);
+  const first = searchPageQuery(db, 'sqlite', build(owners[0]!), asOf);
   const params = first.parameters as unknown[];
   const plan = render(conn.prepare(`EXPLAIN QUERY PLAN ${first.sql}`).all(...params) as PlanRow[]);
   const stmt = conn.prepare(first.sql);
@@ -77,7 +77,7 @@ const plans = variants.map(([server, build]): QueryPlan => {
   let rows = 0;
   for (let i = 0; i < RUNS_PER_OWNER; i++) {
     for (const owner of owners) {
-      const q = searchPageQuery(db, build(owner), asOf);
+      const q = searchPageQuery(db, 'sqlite', build(owner), asOf);
       const t0 = performance.now();
       rows = stmt.all(...(q.parameters as unknown[])).length;
       times.push(performance.now() - t0);

@@ -3,8 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { deploymentSchema } from '../../src/config/deployment.js';
 import { roleClients } from '../fixtures/clients.js';
 import { nhsNumber } from '../fixtures/gateway.js';
-import { deploy, startInstance } from '../fixtures/instances.js';
-import { freshSchema } from '../fixtures/postgres.js';
+import { deploy, INSTANCE_DATABASES, startInstance } from '../fixtures/instances.js';
 import { startReceiver } from '../fixtures/receiver.js';
 import { testDeployment } from '../fixtures/secure-gateway.js';
 
@@ -16,13 +15,7 @@ import { testDeployment } from '../fixtures/secure-gateway.js';
 
 const clients = roleClients();
 
-describe.each<[string, () => Promise<{ env: Record<string, string>; drop(): Promise<void> }>]>([
-  ['SQLite', async () => ({ env: {}, drop: async () => undefined })],
-  ['PostgreSQL', async () => {
-    const schema = await freshSchema();
-    return { env: { DATABASE_URL: schema.url }, drop: () => schema.drop() };
-  }],
-])('deliveries across a kill -9 on %s', (_name, database) => {
+describe.each(INSTANCE_DATABASES)('deliveries across a kill -9 on %s', (_name, database) => {
   it('are resumed by the restarted gateway: the practice gets the Task it was owed', async () => {
     const receiver = await startReceiver();
     const db = await database();

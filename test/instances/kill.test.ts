@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { roleClients } from '../fixtures/clients.js';
 import { nhsNumber } from '../fixtures/gateway.js';
-import { deploy, startInstance } from '../fixtures/instances.js';
-import { freshSchema } from '../fixtures/postgres.js';
+import { deploy, INSTANCE_DATABASES, startInstance } from '../fixtures/instances.js';
 import { testDeployment } from '../fixtures/secure-gateway.js';
 
 /**
@@ -20,18 +19,7 @@ const jsonReferral = (seed: number) => ({
   reasons: [{ code: '422650009' }],
 });
 
-interface Database {
-  env: Record<string, string>;
-  drop(): Promise<void>;
-}
-
-describe.each<[string, () => Promise<Database>]>([
-  ['SQLite', async () => ({ env: {}, drop: async () => undefined })],
-  ['PostgreSQL', async () => {
-    const schema = await freshSchema();
-    return { env: { DATABASE_URL: schema.url }, drop: () => schema.drop() };
-  }],
-])('kill -9 on %s', (_name, database) => {
+describe.each(INSTANCE_DATABASES)('kill -9 on %s', (_name, database) => {
   it('loses no referral it acknowledged with 201, and leaves none half-written', async () => {
     const db = await database();
     const deployed = deploy(testDeployment(clients));

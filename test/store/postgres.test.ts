@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { indexEntries } from '../../src/fhir/index-values.js';
+import { parseSearch } from '../../src/fhir/search-params.js';
+import { queryBuilder } from '../../src/store/sql/database.js';
 import { latestSchemaVersion } from '../../src/store/sql/migrations.js';
+import { searchPageQuery } from '../../src/store/sql/search-sql.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { freshSchema, type TestSchema } from '../fixtures/postgres.js';
 import { deliveryQueueContract } from './delivery-contract.js';
@@ -85,6 +88,39 @@ describe('PostgreSQL connections', () => {
       const kept = await store.transaction((tx) => tx.write({ resourceType: 'Patient', id: 'kept' }, { method: 'POST' }));
       expect(kept.version).toBe(1);
       expect(await store.transaction((tx) => tx.read('Patient', 'lost'))).toBeUndefined();
+    } finally {
+      await admin.end();
+      await store.close();
+      await h.cleanup();
+    }
+  });
+});
+
+describe('PostgreSQL search plans', () => {
+  it('probes every filter but the driving one per candidate, in the driver\'s order: no filter becomes a join it could reorder', async () => {
+    const h = postgresHarness();
+    const { url } = await h.schema();
+    const store = await PostgresStore.open({ url, indexer: (r) => indexEntries(r, 'http://x') });
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await store.transaction(async (tx) => {
+        for (let i = 0; i < 200; i++) {
+          const owner = `SP00${i % 2}`;
+          await tx.write({ resourceType: 'Task', id: `t${i}`, status: i % 3 ? 'requested' : 'accepted', intent: 'order', owner: { reference: `Organization/${owner}` } } as fhir4.Task & { id: string }, { method: 'POST' });
+          await tx.grant('Task', `t${i}`, [owner]);
+        }
+      });
+      await admin.query('ANALYZE');
+      const db = queryBuilder('postgres');
+      const query = parseSearch('Task', new URLSearchParams({ owner: 'Organization/SP001', status: 'requested', _lastUpdated: 'ge2020-01-01', _sort: '_lastUpdated', _count: '50' }), { lenient: false, baseUrl: '' }).query;
+      const compiled = searchPageQuery(db, 'postgres', { ...query, filters: [...query.filters, { kind: 'granted', org: 'SP001' }] }, Number.MAX_SAFE_INTEGER - 1);
+      const plan = (await admin.query(`EXPLAIN ${compiled.sql}`, compiled.parameters as unknown[])).rows.map((r) => r['QUERY PLAN'] as string).join('\n');
+      // The status and grant probes stay SubPlans of the driver's scan; pulled up, they would be semi-joins.
+      expect(plan.match(/SubPlan/g)?.length ?? 0, plan).toBeGreaterThanOrEqual(2);
+      expect(plan, plan).not.toMatch(/Semi Join|Anti Join/);
+      const page = await store.transaction((tx) => tx.search({ ...query, filters: [...query.filters, { kind: 'granted', org: 'SP001' }] }));
+      expect(page.matches.map((m) => m.id)).toEqual(Array.from({ length: 200 }, (_, i) => i).filter((i) => i % 2 === 1 && i % 3 !== 0).slice(0, 50).map((i) => `t${i}`));
     } finally {
       await admin.end();
       await store.close();

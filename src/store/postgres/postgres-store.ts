@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { CompiledQuery } from 'kysely';
 import pg from 'pg';
 import { BatchingStore, type BatchConnection, type Settle } from '../sql/batching-store.js';
-import { queryBuilder, type Planning, type SqlRunner } from '../sql/database.js';
+import { queryBuilder, type SqlRunner } from '../sql/database.js';
 import { migrate, SchemaTooNewError } from '../sql/migrations.js';
 import type { AuditRenderer, KnownHead } from '../sql/sql-ledger.js';
 import type { Indexer } from '../sql/sql-tx.js';
@@ -43,7 +43,7 @@ export const PG_TYPES = {
 
 /**
  * Statement shapes prepared by name, at most: each connection keeps its prepared statements until it
- * closes, and lookups by identity vary in shape (list lengths, added filters); shapes beyond these run
+ * closes, and search queries vary in shape (filters, list lengths) without end; shapes beyond these run
  * as unnamed statements, parsed each time.
  */
 const NAMED_SHAPES = 1000;
@@ -59,23 +59,20 @@ function statementName(text: string): string | undefined {
   return name;
 }
 
-/**
- * Runs compiled queries on one connection: as prepared statements (parsed and planned once per
- * connection), or, for a search planned per values, as an unnamed statement planned with its values.
- */
+/** Runs compiled queries on one connection, each a prepared statement (parsed and planned once per connection). */
 class PgRunner implements SqlRunner {
   constructor(readonly client: pg.PoolClient) {}
 
-  async all<R>(q: CompiledQuery, planning: Planning = 'prepared'): Promise<R[]> {
-    return (await this.query(q, planning)).rows as R[];
+  async all<R>(q: CompiledQuery): Promise<R[]> {
+    return (await this.query(q)).rows as R[];
   }
 
   async run(q: CompiledQuery): Promise<void> {
-    await this.query(q, 'prepared');
+    await this.query(q);
   }
 
-  private query(q: CompiledQuery, planning: Planning): Promise<pg.QueryResult> {
-    const name = planning === 'prepared' ? statementName(q.sql) : undefined;
+  private query(q: CompiledQuery): Promise<pg.QueryResult> {
+    const name = statementName(q.sql);
     return this.client.query({ ...(name ? { name } : {}), text: q.sql, values: q.parameters as unknown[] });
   }
 }

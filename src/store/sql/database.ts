@@ -66,15 +66,8 @@ export function queryBuilder(dialect: SqlDialect): Kysely<Database> {
   });
 }
 
-/**
- * How a query is planned where the database keeps plans (PostgreSQL's prepared statements): `prepared`,
- * once per connection for any values, for statements whose best plan is the same whatever their values;
- * `per-values`, for a search whose best plan depends on how many rows each value matches.
- */
-export type Planning = 'prepared' | 'per-values';
-
 /** Runs compiled queries inside the current transaction. */
 export interface SqlRunner {
-  all<R>(query: CompiledQuery, planning?: Planning): Promise<R[]>;
+  all<R>(query: CompiledQuery): Promise<R[]>;
   run(query: CompiledQuery): Promise<void>;
 }

@@ -8,7 +8,7 @@ import {
 } from '../store.js';
 import { OPEN_ENDED, type Database, type SqlDialect, type SqlRunner } from './database.js';
 import type { QueryCache } from './query-cache.js';
-import { searchCountQuery, searchPageQuery, searchPlanning } from './search-sql.js';
+import { searchCountQuery, searchPageQuery } from './search-sql.js';
 import { SqlDeliveryQueue } from './sql-deliveries.js';
 import { SqlLedger, type LedgerOptions } from './sql-ledger.js';
 import { insertRows, num, type RowTable } from './sql-rows.js';
@@ -38,7 +38,7 @@ export class SqlStoreTx implements StoreTx {
 
   constructor(
     private readonly db: Kysely<Database>,
-    dialect: SqlDialect,
+    private readonly dialect: SqlDialect,
     private readonly queries: QueryCache,
     private readonly sql: SqlRunner,
     private readonly clock: MonotonicClock,
@@ -227,8 +227,7 @@ export class SqlStoreTx implements StoreTx {
   async search(query: SearchQuery): Promise<SearchPage> {
     const asOf = query.asOf ?? this.clock.current();
     if (query.type === AUDIT) return this.ledger.search(query, asOf);
-    const planning = searchPlanning(query);
-    const rows = await this.sql.all<VersionRow>(searchPageQuery(this.db, query, asOf), planning);
+    const rows = await this.sql.all<VersionRow>(searchPageQuery(this.db, this.dialect, query, asOf));
     const more = rows.length > query.count;
     const matches = rows.slice(0, query.count).map(toStored);
     const page: SearchPage = { matches, asOf };
@@ -237,7 +236,7 @@ export class SqlStoreTx implements StoreTx {
       page.next = { key: query.sort === 'default' ? Number(last.rid) : Number(last.last_updated), rid: Number(last.rid) };
     }
     if (query.total) {
-      const n = await this.sql.all<{ n: number }>(searchCountQuery(this.db, query, asOf), planning);
+      const n = await this.sql.all<{ n: number }>(searchCountQuery(this.db, this.dialect, query, asOf));
       page.total = Number(n[0]?.n ?? 0);
     }
     return page;
