@@ -30,6 +30,8 @@ import { createDeliveryWorker } from './delivery/delivery-setup.js';
 import { outboxWriter } from './delivery/outbox.js';
 import { subscriptionAnnouncer, subscriptionRules } from './delivery/subscriptions.js';
 import { createApp } from './http/app.js';
+import { scheduledJobs } from './jobs/jobs.js';
+import { JobScheduler } from './jobs/scheduler.js';
 import type { FhirRouterOptions } from './http/fhir-routes.js';
 import { jsonApiRouter } from './json-api/routes.js';
 import { openStore } from './store/open-store.js';
@@ -148,6 +150,8 @@ export async function startGateway(env: Env, logger: Logger): Promise<Gateway> {
     baseUrl = env.baseUrl ?? url;
     // Events left by an earlier run (or another instance that stopped) are due now.
     deliveries.start();
+    const scheduler = new JobScheduler(store, logger);
+    scheduler.start(scheduledJobs({ store, deployment, baseUrl: () => baseUrl, logger, deliveries }));
     return {
       server, store, url,
       async stop() {
@@ -155,6 +159,7 @@ export async function startGateway(env: Env, logger: Logger): Promise<Gateway> {
           server.close(() => resolve());
           server.closeIdleConnections();
         });
+        await scheduler.stop();
         await deliveries.stop();
         await store.close();
       },

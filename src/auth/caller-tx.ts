@@ -10,8 +10,9 @@ import { applyGrants, linkedReferences } from './grants.js';
 import { minimisePatient } from './minimise.js';
 import type { WriteRulesByType } from './write-rules.js';
 
-/** The store's export and import belong to the operator's command-line tools, never to a client. */
-const operatorOnly = () => new FhirError(403, 'forbidden', 'Moving a store\'s whole content is for the operator\'s export and import tools, not for clients', 'Bundle');
+/** What the operator's tools and the gateway's own jobs do with the store, never a client. */
+const notForClients = (what: string) => new FhirError(403, 'forbidden', `${what} is for the operator's tools and the gateway's own jobs, not for clients`, 'Bundle');
+const operatorOnly = () => notForClients('Moving a store\'s whole content');
 
 /**
  * The store as one caller may use it. Every read, search, history listing and write of an interaction
@@ -203,6 +204,10 @@ export class CallerTx implements StoreTx {
 
   recall(scope: string, key: string): Promise<string | undefined> {
     return this.tx.recall(scope, key);
+  }
+
+  forgetExpiredClaims(): Promise<never> {
+    return Promise.reject(notForClients('Clearing expired claims'));
   }
 
   now(): number {

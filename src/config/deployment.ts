@@ -1,6 +1,7 @@
 import { randomBytes, createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import cron from 'node-cron';
 import { z } from 'zod';
 
 /** The roles a client may have (DESIGN.md "Roles"). */
@@ -72,11 +73,25 @@ const organization = z.strictObject({
 
 const route = z.strictObject({ practice: ods, service: ods });
 
+/** A schedule in node-cron's syntax: minute hour day-of-month month day-of-week (an optional seconds field first). */
+const schedule = z.string().refine((s) => cron.validate(s), 'must be a cron expression: minute hour day-of-month month day-of-week');
+
+/** When each scheduled job (src/jobs/) runs; each runs in one instance at a time. */
+const jobs = z.strictObject({
+  /** Wakes the delivery worker and reports the outbox (events stuck for five minutes are logged). */
+  deliverySweep: schedule.default('* * * * *'),
+  /** Walks the whole audit chain; a break is logged and recorded as an alert. */
+  auditVerification: schedule.default('30 2 * * *'),
+  /** Forgets expired claims (replay caches, idempotency keys, job leases) and long-settled deliveries. */
+  cleanup: schedule.default('15 3 * * *'),
+});
+
 export const deploymentSchema = z.strictObject({
   clients: z.array(client),
   organizations: z.array(organization),
   routes: z.array(route).default([]),
   delivery: delivery.default(() => delivery.parse({})),
+  jobs: jobs.default(() => jobs.parse({})),
 }).superRefine((cfg, ctx) => {
   const ids = new Set<string>();
   cfg.clients.forEach((c, i) => {

@@ -71,4 +71,6 @@ export interface DeliveryQueue {
   withhold(patient: string, receivers: readonly string[], now: Micros): Promise<number>;
   /** Removes delivered and withheld events settled before `before`; answers how many. */
   purgeSettled(before: Micros): Promise<number>;
+  /** How many events are pending (and of those, due before `overdueBefore`) and failed. */
+  summary(overdueBefore: Micros): Promise<{ pending: number; overdue: number; failed: number }>;
 }

@@ -180,6 +180,8 @@ export interface StoreTx {
   remember(scope: string, key: string, value: string, expiresAt: Micros): Promise<void>;
   /** The unexpired value recorded under (scope, key), if any; records nothing. */
   recall(scope: string, key: string): Promise<string | undefined>;
+  /** Removes the claims expired at `now` (the clean-up job); answers how many. */
+  forgetExpiredClaims(now: Micros): Promise<number>;
 
   /**
    * A commit timestamp from the store's clock: later than every lastUpdated handed out before, so that

@@ -248,6 +248,13 @@ export function storeSupportContract(name: string, harness: () => StoreHarness):
       expect(await t.store.transaction((tx) => tx.claimOnce('jti', 'never-claimed', 'first', far))).toBeUndefined();
       await t.store.transaction((tx) => tx.remember('short', 'gone', 'v', past));
       expect(await t.store.transaction((tx) => tx.recall('short', 'gone'))).toBeUndefined();
+      // The clean-up job removes exactly the expired ones.
+      const before = (await t.store.transaction((tx) => tx.claimRows(undefined, 100))).length;
+      expect(await t.store.transaction((tx) => tx.forgetExpiredClaims(Date.now() * 1000))).toBe(1);
+      const left = await t.store.transaction((tx) => tx.claimRows(undefined, 100));
+      expect(left).toHaveLength(before);
+      expect(left.every((c) => c.expiresAt === far)).toBe(true);
+      expect(await t.store.transaction((tx) => tx.forgetExpiredClaims(far))).toBe(left.length);
     });
 
     it('appends to the audit ledger, serving its events as read-only AuditEvents', async () => {

@@ -28,6 +28,12 @@ describe('deployment config', () => {
     expect(loadDeployment(write('ok.json', valid)).clients[0]?.clientId).toBe('gp-a81001');
   });
 
+  it('fills in the delivery settings and job schedules a config leaves out, and keeps those it gives', () => {
+    const d = loadDeployment(write('jobs.json', { ...valid, jobs: { cleanup: '0 4 * * *' }, delivery: { maxAttempts: 3 } }));
+    expect(d.jobs).toEqual({ deliverySweep: '* * * * *', auditVerification: '30 2 * * *', cleanup: '0 4 * * *' });
+    expect(d.delivery).toMatchObject({ maxAttempts: 3, firstRetrySeconds: 5, maxRetrySeconds: 3600, timeoutSeconds: 10 });
+  });
+
   it.each<[string, unknown, RegExp]>([
     ['an unknown top-level field', { ...valid, extra: 1 }, /\(root\).*extra|extra/],
     ['an unknown client field', { ...valid, clients: [{ ...valid.clients[0], colour: 'red' }] }, /clients\[0\].*colour|clients\[0\]/],
@@ -36,6 +42,10 @@ describe('deployment config', () => {
     ['a secret hash that is not SHA-256 hex', { ...valid, clients: [{ ...valid.clients[0], secretSha256: 'abc' }] }, /clients\[0\]\.secretSha256/],
     ['a route to an organisation that is not a service', { ...valid, routes: [{ practice: 'A81001', service: 'A81001' }] }, /routes\[0\]\.service/],
     ['a duplicate client id', { ...valid, clients: [valid.clients[0], valid.clients[0]] }, /clients\[1\]\.clientId/],
+    ['a job schedule that is not a cron expression', { ...valid, jobs: { cleanup: 'every night' } }, /jobs\.cleanup: must be a cron expression/],
+    ['a job it does not know', { ...valid, jobs: { defrag: '* * * * *' } }, /jobs/],
+    ['an endpoint with both a bearer and client credentials', { ...valid, organizations: [valid.organizations[0], { ...valid.organizations[1], endpoint: { url: 'https://x.example/fhir', bearer: 'b', clientCredentials: { tokenUrl: 'https://x.example/token', clientId: 'c', clientSecret: 's' } } }] }, /organizations\[1\]\.endpoint\.clientCredentials/],
+    ['retries whose longest wait is shorter than the first', { ...valid, delivery: { firstRetrySeconds: 60, maxRetrySeconds: 5 } }, /delivery\.maxRetrySeconds/],
   ])('refuses %s, naming the field', (_name, content, field) => {
     const file = write('bad.json', content);
     expect(() => loadDeployment(file)).toThrow(field);

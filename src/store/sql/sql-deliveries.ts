@@ -99,6 +99,14 @@ export class SqlDeliveryQueue implements DeliveryQueue {
     return rows.length;
   }
 
+  async summary(overdueBefore: Micros): Promise<{ pending: number; overdue: number; failed: number }> {
+    const rows = await this.sql.all<{ state: string; late: number; n: number }>(this.db.selectFrom('delivery')
+      .select(['state', sql<number>`sum(case when due < ${overdueBefore} then 1 else 0 end)`.as('late'), sql<number>`count(*)`.as('n')])
+      .where('state', 'in', ['pending', 'failed']).groupBy('state').compile());
+    const of = (state: string) => rows.find((r) => r.state === state);
+    return { pending: Number(of('pending')?.n ?? 0), overdue: Number(of('pending')?.late ?? 0), failed: Number(of('failed')?.n ?? 0) };
+  }
+
   async purgeSettled(before: Micros): Promise<number> {
     const rows = await this.sql.all<{ seq: number }>(this.db.deleteFrom('delivery')
       .where('state', 'in', ['delivered', 'withheld']).where('settled_at', '<', before)

@@ -307,6 +307,11 @@ export class SqlStoreTx implements StoreTx {
     { scope, key, value, exp: expiresAt }));
   }
 
+  async forgetExpiredClaims(now: number): Promise<number> {
+    const rows = await this.sql.all<{ key: string }>(this.db.deleteFrom('claim').where('expires_at', '<=', now).returning('key').compile());
+    return rows.length;
+  }
+
   now(): number {
     return this.clock.next();
   }
