@@ -21,7 +21,8 @@ export async function auditRefusal(store: Store, baseUrl: string, caller: Caller
 /**
  * How every FHIR interaction runs: in one store transaction, on the store as the caller may use it,
  * with its AuditEvent (and the outbox's events its changes owe receivers, `announce`) written in that
- * same transaction, so the response is only sent once the record of it is durable. A refused or failed interaction leaves nothing but its AuditEvent (outcome 4 or 8).
+ * same transaction, so the response is only sent once the record of it is durable. A refused or
+ * failed interaction leaves nothing but its AuditEvent (outcome 4 or 8).
  */
 export function auditedRunner(store: Store, baseUrl: () => string, rules: WriteRulesByType = {}, announce?: Announce): RunInteraction {
   return async (caller, info, fn) => {

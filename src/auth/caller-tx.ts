@@ -10,6 +10,12 @@ import { applyGrants, linkedReferences } from './grants.js';
 import { minimisePatient } from './minimise.js';
 import type { WriteRulesByType } from './write-rules.js';
 
+/** A version an interaction wrote, and the organisations that see it once the interaction is done. */
+export interface WrittenVersion {
+  stored: Stored;
+  audience: string[];
+}
+
 /** What the operator's tools and the gateway's own jobs do with the store, never a client. */
 const notForClients = (what: string) => new FhirError(403, 'forbidden', `${what} is for the operator's tools and the gateway's own jobs, not for clients`, 'Bundle');
 const operatorOnly = () => notForClients('Moving a store\'s whole content');
@@ -167,18 +173,19 @@ export class CallerTx implements StoreTx {
    * referral gets one Provenance for all it created rather than one per resource, and each
    * Provenance is granted exactly to the organisations that see its targets once the interaction is
    * done (a referral shares its Patient with the service), so none names a version to an organisation
-   * that may not see it. Answers the versions it covered: what the interaction wrote.
+   * that may not see it. Answers what the interaction wrote, each version with its audience.
    */
-  async recordProvenance(): Promise<Stored[]> {
+  async recordProvenance(): Promise<WrittenVersion[]> {
     const groups = new Map<string, { stored: Stored[]; orgs: string[] }>();
-    for (const stored of this.written) {
+    const written: WrittenVersion[] = [];
+    for (const stored of this.written.splice(0)) {
       const audience = await this.tx.grantsOf(stored.type, stored.id);
+      written.push({ stored, audience });
       const key = `${activityOf(stored)} ${audience.join(' ')}`;
       const group = groups.get(key);
       if (group) group.stored.push(stored);
       else groups.set(key, { stored: [stored], orgs: audience });
     }
-    const written = this.written.splice(0);
     for (const { stored, orgs } of groups.values()) {
       const provenance = await this.tx.write(provenanceFor(stored, this.caller), { method: 'POST', expectVersion: 0 });
       await this.tx.grant('Provenance', provenance.id, orgs);

@@ -1,3 +1,4 @@
+import type { WrittenVersion } from '../auth/caller-tx.js';
 import type { Deployment } from '../config/deployment.js';
 import type { DeliveryEvent } from '../store/deliveries.js';
 import type { Stored, StoreTx } from '../store/store.js';
@@ -5,9 +6,9 @@ import type { Stored, StoreTx } from '../store/store.js';
 /**
  * Writes the events an interaction's changes owe receivers, in the interaction's own transaction (so
  * that an event exists exactly when its change does). `written` is every version the interaction
- * wrote, the server's consequences included.
+ * wrote, the server's consequences included, with the organisations that see it.
  */
-export type Announcer = (tx: StoreTx, written: readonly Stored[]) => Promise<DeliveryEvent[]>;
+export type Announcer = (tx: StoreTx, written: readonly WrittenVersion[]) => Promise<DeliveryEvent[]>;
 
 /** The receiver name of a GP system's endpoint. */
 export const endpointReceiver = (ods: string) => `endpoint:${ods}`;
@@ -62,10 +63,10 @@ export function gpFeedbackAnnouncer(deployment: Deployment): Announcer {
   return async (tx, written) => {
     if (withEndpoint.size === 0) return [];
     const events: DeliveryEvent[] = [];
-    for (const s of written) {
+    for (const { stored: s, audience } of written) {
       const owed = await feedbackFor(tx, s);
       if (!owed) continue;
-      const practices = (await tx.grantsOf(s.type, s.id)).filter((org) => withEndpoint.has(org));
+      const practices = audience.filter((org) => withEndpoint.has(org));
       for (const ods of practices) {
         events.push({ receiver: endpointReceiver(ods), resource: `${s.type}/${s.id}/_history/${s.version}`, ...owed });
       }

@@ -1,8 +1,9 @@
-import type { Stored, StoreTx } from '../store/store.js';
+import type { WrittenVersion } from '../auth/caller-tx.js';
+import type { StoreTx } from '../store/store.js';
 import type { Announcer } from './announcements.js';
 
 /** What an interaction does with the versions it wrote, before its commit: see Announcer. */
-export type Announce = (tx: StoreTx, written: readonly Stored[]) => Promise<void>;
+export type Announce = (tx: StoreTx, written: readonly WrittenVersion[]) => Promise<void>;
 
 /**
  * The outbox's writer: every announcer's events for the versions an interaction wrote, enqueued in

@@ -1,10 +1,11 @@
+import type { WrittenVersion } from '../auth/caller-tx.js';
 import { GATEWAY_CALLER } from '../auth/gateway-caller.js';
 import type { WriteRules } from '../auth/write-rules.js';
 import { FhirError } from '../fhir/errors.js';
 import { parseDateRange } from '../fhir/instant.js';
 import type { RunInteraction } from '../fhir/interaction.js';
 import type { DeliveryEvent } from '../store/deliveries.js';
-import type { Stored, StoreTx } from '../store/store.js';
+import type { StoreTx } from '../store/store.js';
 import type { Announcer } from './announcements.js';
 
 /**
@@ -160,10 +161,10 @@ export async function putSubscriptionInError(run: RunInteraction, id: string, re
  * owner whose criteria it matches, ordered per referral.
  */
 export function subscriptionAnnouncer(nowMs: () => number = Date.now): Announcer {
-  return async (tx: StoreTx, written: readonly Stored[]): Promise<DeliveryEvent[]> => {
+  return async (tx: StoreTx, written: readonly WrittenVersion[]): Promise<DeliveryEvent[]> => {
     const events: DeliveryEvent[] = [];
     const byOwner = new Map<string, (fhir4.Subscription & { id: string })[]>();
-    for (const s of written) {
+    for (const { stored: s } of written) {
       if (s.type !== 'Task') continue;
       const task = s.resource as fhir4.Task;
       const owner = task.owner?.reference?.replace(/^Organization\//, '');
