@@ -9,31 +9,46 @@ import type { Deployment, DeploymentInput } from '../src/config/deployment.js';
  */
 
 export const PRACTICE = 'A81001';
+/**
+ * Issue 9's second practice, routed to the second service: it has no endpoint and its service no
+ * subscription, so its referrals announce nothing; the first practice's announce to both.
+ */
+export const QUIET_PRACTICE = 'B82002';
 /** The services owning the seeded Tasks; each owns as many requested Tasks as the next. */
 export const SERVICES = Array.from({ length: 20 }, (_, i) => `SP${String(i + 1).padStart(3, '0')}`);
 export const REFERRER = 'bench-gp';
+export const QUIET_REFERRER = 'bench-gp-quiet';
 export const linkWorker = (service: string) => `bench-lw-${service.toLowerCase()}`;
 
 /** The configured organisations; the seed writes their Organization resources exactly as the gateway would. */
 export const ORGANIZATIONS: Deployment['organizations'] = [
   { ods: PRACTICE, name: 'Riverside Surgery', kind: 'gp-practice' },
+  { ods: QUIET_PRACTICE, name: 'Hillside Practice', kind: 'gp-practice' },
   ...SERVICES.map((ods) => ({ ods, name: `Social Prescribing Service ${ods}`, kind: 'sp-service' as const })),
 ];
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-/** Writes the deployment config for SIGNPOST_CONFIG; returns each client's secret. */
-export function writeDeployment(file: string): Map<string, string> {
-  const secrets = new Map([REFERRER, ...SERVICES.map(linkWorker)].map((id) => [id, randomBytes(24).toString('base64url')]));
+/**
+ * Writes the deployment config for SIGNPOST_CONFIG; returns each client's secret. `endpoint`: the FHIR
+ * base the first practice's feedback is pushed to (issue 9's delivery runs).
+ */
+export function writeDeployment(file: string, endpoint?: string): Map<string, string> {
+  const secrets = new Map([REFERRER, QUIET_REFERRER, ...SERVICES.map(linkWorker)].map((id) => [id, randomBytes(24).toString('base64url')]));
   const config: DeploymentInput = {
     clients: [
       { clientId: REFERRER, role: 'referrer', organization: PRACTICE, secretSha256: sha256(secrets.get(REFERRER)!) },
+      { clientId: QUIET_REFERRER, role: 'referrer', organization: QUIET_PRACTICE, secretSha256: sha256(secrets.get(QUIET_REFERRER)!) },
       ...SERVICES.map((ods) => ({
         clientId: linkWorker(ods), role: 'link-worker' as const, organization: ods, secretSha256: sha256(secrets.get(linkWorker(ods))!),
       })),
     ],
-    organizations: ORGANIZATIONS,
-    routes: [{ practice: PRACTICE, service: SERVICES[0]! }],
+    organizations: ORGANIZATIONS.map((o) => (o.ods === PRACTICE && endpoint ? { ...o, endpoint: { url: endpoint, bearer: 'bench-push' } } : o)),
+    routes: [{ practice: PRACTICE, service: SERVICES[0]! }, { practice: QUIET_PRACTICE, service: SERVICES[1]! }],
+    // The seeded Tasks were authored in 2025, 40% still requested: the hourly SLA job would escalate
+    // tens of thousands of them in the middle of a measurement. Both Task-changing jobs run once a year
+    // here (on 1 January); the delivery sweep keeps its schedule.
+    jobs: { slaEscalation: '0 0 1 1 *', consentExpiry: '0 0 1 1 *' },
   };
   fs.writeFileSync(file, JSON.stringify(config, null, 2), { mode: 0o600 });
   return secrets;

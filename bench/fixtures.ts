@@ -97,7 +97,7 @@ export function patientsWithConsents(pairs: number, nhs: NhsNumbers): fhir4.Bund
  * on its NHS number, its Consent and the ServiceRequest, with urn:uuid references. The gateway also
  * writes the Task, one Provenance for the four and the audit record.
  */
-export function referral(nhs: NhsNumbers, i: number): fhir4.Bundle {
+export function referral(nhs: NhsNumbers, i: number, practice = PRACTICE): fhir4.Bundle {
   const number = nhs.take();
   const [p, c, s] = [`urn:uuid:${randomUUID()}`, `urn:uuid:${randomUUID()}`, `urn:uuid:${randomUUID()}`];
   const serviceRequest: fhir4.ServiceRequest = {
@@ -108,7 +108,7 @@ export function referral(nhs: NhsNumbers, i: number): fhir4.Bundle {
     code: { coding: [{ system: 'http://snomed.info/sct', code: '871731000000106', display: 'Referral to social prescribing service' }] },
     reasonCode: [{ coding: [{ system: 'http://snomed.info/sct', code: '267076002', display: 'Feeling lonely' }] }],
     subject: { reference: p },
-    requester: { reference: `Organization/${PRACTICE}` },
+    requester: { reference: `Organization/${practice}` },
     supportingInfo: [{ reference: c }],
     authoredOn: new Date().toISOString(),
   };

@@ -78,6 +78,9 @@ export interface Build {
   /** bench/query-plan.ts and bench/seed.ts, compiled. */
   queryPlan: string;
   seed: string;
+  /** bench/outbox-fill.ts and bench/receiver-server.ts, compiled (issue 9). */
+  outboxFill: string;
+  receiver: string;
   /** Where the compiled src/ is: dist/ of `npm run build`, for this run. */
   distDir: string;
   /** The root of the compilation (src/, bench/ and test/ beneath it). */
@@ -112,6 +115,8 @@ export function build(): Build {
     coreMain: path.join(out, 'bench', 'core-server.js'),
     queryPlan: path.join(out, 'bench', 'query-plan.js'),
     seed: path.join(out, 'bench', 'seed.js'),
+    outboxFill: path.join(out, 'bench', 'outbox-fill.js'),
+    receiver: path.join(out, 'bench', 'receiver-server.js'),
     distDir: path.join(out, 'src'),
     root: out,
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),
@@ -180,4 +185,10 @@ export async function startBaselineProcess(): Promise<ChildServer> {
   const port = await freePort();
   const script = path.join(ROOT, 'bench', 'baseline-server.ts');
   return startChild('the baseline server', ['--import', 'tsx', script], { ...process.env, PORT: String(port) }, '/ping/ready', port);
+}
+
+/** Issue 9's receiver: a GP system's FHIR endpoint that answers every PUT at once (bench/receiver-server.ts). */
+export async function startReceiverProcess(b: Build): Promise<ChildServer> {
+  const port = await freePort();
+  return startChild('the receiver', [b.receiver], { ...process.env, PORT: String(port) }, '/count', port);
 }

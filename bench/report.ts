@@ -1,4 +1,4 @@
-import { PRACTICE } from './clients.js';
+import { PRACTICE, QUIET_PRACTICE } from './clients.js';
 import type { Figures, LoadSettings } from './load.js';
 import type { Machine } from './machine.js';
 import type { Sync } from './processes.js';
@@ -47,6 +47,8 @@ export interface Run {
   polling: PollRun[];
   /** Issue 8: the same scenarios on PostgreSQL, and intake over two gateway instances. */
   postgres?: PostgresRun;
+  /** Issue 9: delivery throughput to a local receiver, and what the outbox adds to intake. */
+  delivery?: DeliveryRun;
   /** Seconds of load in each profiled pass. */
   profileSeconds: number;
   profiles: { server: Server; name: string; summary: ProfileSummary }[];
@@ -56,6 +58,20 @@ export interface Run {
 
 /** Medplum 5 (PostgreSQL + Redis) on the same kind of machine, as ratios to the same bare express baseline. */
 const MEDPLUM: Record<Key, string> = { read: '0.13×', create: '0.033×', search: '0.033×', transaction: '0.008× (3 entries)', intake: '', jsonIntake: '', list: '', jsonList: '', act: '', jsonAct: '' };
+
+export interface DeliveryRun {
+  /** The receiver alone: the gateway's PUT of a Task from autocannon at the worker's concurrency. */
+  put: Figures;
+  /** A backlog written before the gateway started, delivered: from the first arrival to the last. */
+  throughput: { events: number; seconds: number; eventsPerSecond: number; serverCpuUs: number };
+  /** Intake from the announcing practice and from the quiet one, in alternating blocks on one gateway. */
+  intakeRounds: { announced: Figures; quiet: Figures }[];
+  /** Events the receiver took during the intake blocks: PUTs to the practice's endpoint, notifications. */
+  pushed: number;
+  notified: number;
+  announcedName: string;
+  quietName: string;
+}
 
 export interface PostgresRun {
   /** The server's `SHOW server_version`. */
@@ -250,6 +266,30 @@ function postgresSection(run: Run): string {
   ].join('\n');
 }
 
+function deliverySection(run: Run): string {
+  const d = run.delivery;
+  if (!d) return 'Not measured in this run.\n';
+  const t = d.throughput;
+  const announced = medianRound(d.intakeRounds.map((r) => r.announced));
+  const quiet = medianRound(d.intakeRounds.map((r) => r.quiet));
+  const p50 = median(d.intakeRounds.map((r) => r.announced.p50 - r.quiet.p50));
+  const p99 = median(d.intakeRounds.map((r) => r.announced.p99 - r.quiet.p99));
+  const cost = median(d.intakeRounds.map((r) => 1 - r.announced.rps / r.quiet.rps));
+  const cpu = median(d.intakeRounds.map((r) => r.announced.serverCpuUs - r.quiet.serverCpuUs));
+  return [
+    `**Delivery throughput.** ${n0(t.events)} outbox events (each a Task version owed to the practice's FHIR endpoint, each of its own referral, written into the seeded store before the gateway started) were delivered by one gateway to a local receiver (bench/receiver-server.ts, answering every PUT at once) in ${t.seconds.toFixed(1)} s: **${n0(t.eventsPerSecond)} events/s**, ${n0(t.serverCpuUs)} µs of gateway CPU per event. Each event is a lease (in a batch of up to 32), a read of the version, a \`PUT\` with fhir-kit-client and its settlement; a batch's events are sent concurrently, and each batch's lease and settlement are two durable transactions. Baseline in the same run: the same receiver taking the same kind of PUT from autocannon at 32 connections, with nothing behind it: ${n0(d.put.rps)}/s (p99 ${ms(d.put.p99)} ms). The gateway delivers at ${ratio(t.eventsPerSecond / d.put.rps)} of that.`,
+    '',
+    `**The outbox's added cost on intake**, on the same gateway in ${d.intakeRounds.length} alternating blocks (as issue 7's pairs): the referral of issue 4 from the practice with an endpoint, whose service also holds an active Subscription (each referral writes two outbox events in its transaction, which the worker then delivers while the load goes on), and from a practice with neither (no events). Medians over the block pairs of the differences: p50 **+${ms(p50)} ms**, p99 +${ms(p99)} ms, ${pct(cost)} fewer referrals/s, +${n0(cpu)} µs server CPU per referral (the delivery of its two events included). During the announcing blocks the receiver took ${n0(d.pushed)} pushes and ${n0(d.notified)} notifications.`,
+    '',
+    table(['scenario (median block)', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/request'], [
+      [d.announcedName, n0(announced.rps), ms(announced.p50), ms(announced.p99), n0(announced.serverCpuUs)],
+      [d.quietName, n0(quiet.rps), ms(quiet.p50), ms(quiet.p99), n0(quiet.serverCpuUs)],
+    ]),
+    '',
+    `Blocks (announced/quiet req/s): ${d.intakeRounds.map((r) => `${n0(r.announced.rps)}/${n0(r.quiet.rps)}`).join(', ')}.`,
+  ].join('\n');
+}
+
 function durability(run: Run): string {
   const full = row(run, 'core', 'create', 'full').figures;
   const normal = row(run, 'core', 'create', 'normal').figures;
@@ -373,6 +413,10 @@ ${table(['target', 'measured', 'result', 'for comparison'], ts.filter((t) => t.i
 
 ${postgresSection(run)}
 
+## Delivery: pushes, notifications and the outbox (issue 9)
+
+${deliverySection(run)}
+
 ## Durability and its cost
 
 ${durability(run)}
@@ -393,8 +437,8 @@ ${table(['', ''], [
 - The machine is shared (other engineers' test runs): each scenario waits (up to ${s.quietSeconds} s) for a quiet second before its measured run, and the last column gives how much of one core other processes used meanwhile (kernel work for our own fsyncs included). A scenario during which others used more than ${s.retryAbovePct ?? 0}% of a core is measured once more and the less disturbed run kept; figures with a high share there are still low.
 - Build: at the start of the run, one \`tsc\` compiles \`src/\` together with the bench's core server, seed and query-plan script (bench/tsconfig.build.json) into a directory of the run's own, so both servers run the very same compiled \`src/\` whatever happens to \`dist/\` meanwhile. Each scenario gets a freshly started server process, \`LOG_LEVEL=warn\` (no per-request log lines), on the seeded \`SIGNPOST_DATA_DIR\`, with \`SIGNPOST_SQLITE_SYNC=full\` unless the durability column says otherwise.
 - **Core**: bench/core-server.ts, which opens the store as the gateway does (\`SqliteStore\` on \`signpost.sqlite\` in the data directory) and serves \`createApp(coreAppOptions(store))\`, imported from test/fixtures/gateway.ts: the same express app, FHIR routes, validation, interactions and store as the gateway, but every request runs as one fixed caller straight in a store transaction: no bearer token is checked, no access policy narrows reads or searches, no AuditEvent or Provenance is written, and no Organizations are materialised from a deployment config.
-- **Gateway**: the compiled \`main.js\`, as \`npm start\` runs it, with the bench's own deployment config: practice ${PRACTICE} with a referrer client, and ${run.seed.owners} social prescribing services, each with a link-worker client. Every request carries a bearer token from \`POST /oauth2/token\` (fetched before the measured load) and passes the access policy; the gateway appends a hash-chained audit record for each one in the same transaction, and writes the Provenance of what each request wrote (one per request, activity and audience).
-- Store: seeded with **${n0(run.seed.resources)} resources** (${n0(run.seed.patients)} Patients with NHS numbers, ${n0(run.seed.tasks)} Tasks, ${run.seed.owners + 1} Organizations; each Task is owned by one of the services and has a status, 40% \`requested\`), written through SqliteStore in 50-write transactions with the access grants the practice's client would have given them (${run.seed.seconds.toFixed(0)} s). Reads and searches of both servers run on exactly that (core and gateway in turn, scenario by scenario); creates and transactions add to it.
+- **Gateway**: the compiled \`main.js\`, as \`npm start\` runs it, with the bench's own deployment config: practice ${PRACTICE} with a referrer client (and a second practice, ${QUIET_PRACTICE}, used only by issue 9's pair), and ${run.seed.owners} social prescribing services, each with a link-worker client. The two scheduled jobs that change Tasks (SLA escalation, consent expiry) are scheduled once a year in that config: the seeded Tasks were authored in 2025, and escalating them would be a migration's work, not a request's. Every request carries a bearer token from \`POST /oauth2/token\` (fetched before the measured load) and passes the access policy; the gateway appends a hash-chained audit record for each one in the same transaction, and writes the Provenance of what each request wrote (one per request, activity and audience).
+- Store: seeded with **${n0(run.seed.resources)} resources** (${n0(run.seed.patients)} Patients with NHS numbers, ${n0(run.seed.tasks)} Tasks, ${run.seed.owners + 2} Organizations; each Task is owned by one of the services and has a status, 40% \`requested\`), written through SqliteStore in 50-write transactions with the access grants the practice's client would have given them (${run.seed.seconds.toFixed(0)} s). Reads and searches of both servers run on exactly that (core and gateway in turn, scenario by scenario); creates and transactions add to it.
 - Scenarios (the same requests to both servers, but for the bearer token): read = the practice's \`GET /fhir/Patient/<random seeded id>\`; create = the practice's \`POST /fhir/Patient\` (a new NHS number each, which the unique index checks); search = \`GET /fhir/Task?owner=Organization/<service>&status=requested&_count=50\` by that service's link worker, for a random service (a full page of 50, with a next link); transaction = the practice's \`POST /fhir\` Bundle of 5 Patients and 5 Consents that refer to them by \`urn:uuid\` (10 POST entries).
 
 ## Task polling (issue 5)

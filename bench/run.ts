@@ -2,17 +2,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { SERVICES, Tokens, writeDeployment } from './clients.js';
+import { linkWorker, SERVICES, Tokens, writeDeployment } from './clients.js';
 import { NhsNumbers } from './fixtures.js';
 import { measure, measureAlternating, measureSpread, type Figures, type LoadSettings, type Scenario } from './load.js';
 import { currentCommit, describeMachine } from './machine.js';
 import {
-  build, ROOT, runCompiled, startBaselineProcess, startCoreProcess, startGatewayProcess, type Build, type ChildServer, type Sync,
+  build, ROOT, runCompiled, startBaselineProcess, startCoreProcess, startGatewayProcess, startReceiverProcess, type Build, type ChildServer, type Sync,
 } from './processes.js';
+import { processCpu } from './cpu.js';
 import { profileIn, summarise } from './profile.js';
 import type { QueryPlans } from './query-plan.js';
-import { GATEWAY_ONLY, JSON_PAIRS, jsonCost, medianRound, n0, type JsonPair, type PostgresPoll, type PostgresRun, readDrop, renderReport, SERVER_NAME, targets, type Key, type PollRun, type Row, type Run, type Server } from './report.js';
-import { anonymous, baseline, bearer, fhirScenarios, pollScenario, type Scenarios } from './scenarios.js';
+import { type DeliveryRun, GATEWAY_ONLY, JSON_PAIRS, jsonCost, medianRound, n0, type JsonPair, type PostgresPoll, type PostgresRun, readDrop, renderReport, SERVER_NAME, targets, type Key, type PollRun, type Row, type Run, type Server } from './report.js';
+import { anonymous, baseline, bearer, fhirScenarios, outboxScenarios, pollScenario, receiverPut, type Scenarios } from './scenarios.js';
 import type { SeedManifest } from './seed.js';
 import { freshSchema } from '../test/fixtures/postgres.js';
 
@@ -42,6 +43,9 @@ const REPORT = path.join(ROOT, 'docs', 'PERFORMANCE.md');
 /** Issue 5: the store sizes the poll is measured at (Tasks alone), and its concurrency. */
 const POLL_TASKS = (process.env.BENCH_POLL_TASKS ?? '100000,1000000').split(',').map(Number);
 const POLL_CONNECTIONS = 8;
+/** Issue 9: the outbox backlog a gateway delivers to the receiver, and the worker's concurrency (its lease batch). */
+const DELIVERY_EVENTS = Number(process.env.BENCH_DELIVERY_EVENTS ?? 20_000);
+const DELIVERY_BATCH = 32;
 
 /**
  * Measures one scenario against a server started for it, and stops the server whatever happens.
@@ -91,6 +95,67 @@ async function measurePolling(work: string, b: Build, tasks: number, gateway: { 
  * no retry for a busy machine (it would always be busy), and the report says so.
  */
 const PG_SETTINGS: LoadSettings = { ...SETTINGS, retryAbovePct: 0 };
+
+/**
+ * Issue 9, on the seeded SQLite store: (1) the receiver alone, taking the gateway's PUTs from autocannon at
+ * the worker's concurrency (the baseline); (2) a backlog of DELIVERY_EVENTS outbox events, written
+ * before the gateway starts, delivered to it: events/s from the first arrival to the last; (3) intake
+ * from the announcing practice and from the quiet one in alternating blocks on that gateway.
+ */
+async function measureDelivery(work: string, b: Build, dataDir: string, nhs: NhsNumbers, before: Figures): Promise<DeliveryRun> {
+  const receiver = await startReceiverProcess(b);
+  let gateway: ChildServer | undefined;
+  try {
+    const put = await measure(receiver.url, receiverPut(), { ...SETTINGS, connections: DELIVERY_BATCH }, [process.pid, receiver.pid]);
+    print('receiver', `${receiverPut().name}, ${DELIVERY_BATCH} connections`, '', put, before);
+    const configFile = path.join(work, 'config-delivery.json');
+    const tokens = new Tokens(writeDeployment(configFile, `${receiver.url}/fhir`));
+    await runCompiled(b.outboxFill, [dataDir, String(DELIVERY_EVENTS)]);
+    await fetch(`${receiver.url}/reset`, { method: 'POST' });
+    gateway = await startGatewayProcess({ main: b.gatewayMain, dataDir, sync: 'full', configFile });
+    const cpu = processCpu(gateway.pid);
+    const deadline = Date.now() + 15 * 60_000;
+    let seen = { count: 0, first: 0, last: 0, notifications: 0 };
+    while (seen.count < DELIVERY_EVENTS) {
+      if (Date.now() > deadline) throw new Error(`the gateway delivered ${seen.count} of ${DELIVERY_EVENTS} events in 15 minutes`);
+      await new Promise((r) => setTimeout(r, 200));
+      seen = await (await fetch(`${receiver.url}/count`)).json() as typeof seen;
+    }
+    const seconds = (seen.last - seen.first) / 1000;
+    const throughput = { events: seen.count, seconds, eventsPerSecond: seen.count / seconds, serverCpuUs: (cpu() * 1000) / seen.count };
+    console.log(`${'gateway'.padEnd(12)} ${`delivered ${n0(seen.count)} outbox events`.padEnd(60)} ${n0(throughput.eventsPerSecond)} events/s (${throughput.seconds.toFixed(1)} s, ${n0(throughput.serverCpuUs)} µs server CPU per event)`);
+    // The announcing practice's service subscribes (to the receiver): each of its referrals owes two events.
+    await tokens.refresh(gateway.url);
+    const sub = await fetch(`${gateway.url}/fhir/Subscription`, {
+      method: 'POST',
+      headers: { ...tokens.headers(linkWorker(SERVICES[0]!)), 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({
+        resourceType: 'Subscription', status: 'requested', reason: 'bench', criteria: `Task?owner=Organization/${SERVICES[0]!}`,
+        channel: { type: 'rest-hook', endpoint: `${receiver.url}/hooks`, payload: 'application/fhir+json' },
+        extension: [{ url: 'https://signpost.health/fhir/StructureDefinition/subscription-secret', valueString: 'bench-secret-of-at-least-thirty-two-characters' }],
+      }),
+    });
+    if (sub.status !== 201) throw new Error(`the bench's subscription was refused: ${sub.status} ${await sub.text()}`);
+    const { announced, quiet } = outboxScenarios(nhs, bearer(tokens));
+    const blocks = await measureAlternating(gateway.url, [announced, quiet], SETTINGS, JSON_BLOCKS, JSON_BLOCK_SECONDS, [process.pid, gateway.pid]);
+    const rounds = blocks.map((x) => ({ announced: x.a, quiet: x.b }));
+    rounds.forEach((r, i) => {
+      print('gateway', `${announced.name} (${i + 1})`, 'full', r.announced, before);
+      print('gateway', `${quiet.name} (${i + 1})`, 'full', r.quiet, before);
+    });
+    // What the announcing blocks owed has gone out by now (the last quiet block ran meanwhile).
+    const after = await (await fetch(`${receiver.url}/count`)).json() as typeof seen;
+    return {
+      put, throughput, intakeRounds: rounds, pushed: after.count - seen.count, notified: after.notifications,
+      announcedName: announced.name, quietName: quiet.name,
+    };
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\ngateway output:\n${gateway?.output() || '(none)'}`, { cause: e });
+  } finally {
+    await gateway?.stop().catch(() => undefined);
+    await receiver.stop().catch(() => undefined);
+  }
+}
 
 /** Issue 8: the scenarios measured again on PostgreSQL (the JSON pairs are SQLite's alone; the poll has a store of its own). */
 const POSTGRES_KEYS: readonly Key[] = ['read', 'search', 'create', 'transaction', 'intake'];
@@ -276,6 +341,7 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
   ] as const) await single([...step]);
   await pairRounds(pairOf('intake'));
   await pairRounds(pairOf('act'));
+  const delivery = !ONLY || ONLY.includes('delivery') ? await measureDelivery(work, b, dataDir, nhs, before) : undefined;
   const postgres = !ONLY || ONLY.includes('postgres') ? await measurePostgres(work, b, { configFile, tokens }, before) : undefined;
   const polling: PollRun[] = [];
   if (!ONLY || ONLY.includes('poll')) {
@@ -310,7 +376,7 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
   }
 
   const run: Run = {
-    machine, settings: SETTINGS, baselines: [before, after], rows, readRounds, jsonRounds, ...(postgres ? { postgres } : {}), queryPlans, polling, profileSeconds: PROFILE_SECONDS, profiles,
+    machine, settings: SETTINGS, baselines: [before, after], rows, readRounds, jsonRounds, ...(postgres ? { postgres } : {}), ...(delivery ? { delivery } : {}), queryPlans, polling, profileSeconds: PROFILE_SECONDS, profiles,
     seed: {
       resources: RESOURCES, patients: seed.patients.length, tasks: RESOURCES - seed.patients.length - SERVICES.length - 1,
       owners: SERVICES.length, seconds: seedSeconds,

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { formatInstant } from '../src/fhir/instant.js';
 import { listCursorAt } from '../src/json-api/list-cursor.js';
 import { LOCAL_STATUS_REASON_SYSTEM } from '../src/workflow/status-reasons.js';
-import { linkWorker, REFERRER, SERVICES, type Tokens } from './clients.js';
-import { jsonReferral, patient, patientsWithConsents, referral, type NhsNumbers } from './fixtures.js';
+import { linkWorker, PRACTICE, QUIET_PRACTICE, QUIET_REFERRER, REFERRER, SERVICES, type Tokens } from './clients.js';
+import { jsonReferral, patient, patientsWithConsents, referral, task, type NhsNumbers } from './fixtures.js';
 import type { Scenario } from './load.js';
 import type { SeedManifest, SeededTask } from './seed.js';
 
@@ -191,5 +191,36 @@ export function pollScenario(seed: SeedManifest, as: Credentials): Scenario {
       };
     },
     check: (body) => (entries(body) === SEARCH_PAGE ? undefined : `returned ${entries(body)} entries, not a full page of ${SEARCH_PAGE}`),
+  };
+}
+
+/**
+ * Issue 9: referral intake from the practice whose referrals announce (it has an endpoint and its
+ * service a subscription, so each referral writes two outbox events) and from the quiet practice (none),
+ * on one gateway: the pair gives the outbox's added cost on intake.
+ */
+export function outboxScenarios(nhs: NhsNumbers, as: Credentials): { announced: Scenario; quiet: Scenario } {
+  let created = 0;
+  const intakeFrom = (practice: string, client: string, what: string): Scenario => ({
+    name: `referral intake, ${what}`, method: 'POST', expect: 200,
+    next: () => ({ path: '/fhir', body: JSON.stringify(referral(nhs, created++, practice)), headers: as(client) }),
+    check: (body) => (entries(body) === 3 ? undefined : `answered ${entries(body)} entries, not 3`),
+  });
+  return {
+    announced: intakeFrom(PRACTICE, REFERRER, 'announced (GP endpoint + subscription: 2 outbox events)'),
+    quiet: intakeFrom(QUIET_PRACTICE, QUIET_REFERRER, 'nothing announced'),
+  };
+}
+
+/** The delivery baseline: a Task PUT straight to the receiver, as the gateway's push sends it, with no outbox behind it. */
+export function receiverPut(): Scenario {
+  let i = 0;
+  return {
+    name: 'PUT a Task to the receiver directly', method: 'PUT', expect: 200,
+    next: () => {
+      const id = randomUUID();
+      const body = { ...task(i++, SERVICES[0]!, `Patient/${randomUUID()}`), id, meta: { versionId: '1', lastUpdated: new Date().toISOString() } };
+      return { path: `/fhir/Task/${id}`, body: JSON.stringify(body) };
+    },
   };
 }

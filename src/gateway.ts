@@ -26,6 +26,7 @@ import { processMessageOperation } from './referral/process-message.js';
 import { loadReferralReasons } from './referral/reasons.js';
 import { gpFeedbackAnnouncer } from './delivery/announcements.js';
 import { deliveryOperations } from './delivery/deliveries-operation.js';
+import { consentWithholding } from './delivery/consent-withholding.js';
 import { createDeliveryWorker } from './delivery/delivery-setup.js';
 import { outboxWriter } from './delivery/outbox.js';
 import { subscriptionAnnouncer, subscriptionRules } from './delivery/subscriptions.js';
@@ -33,6 +34,7 @@ import { createApp } from './http/app.js';
 import { scheduledJobs } from './jobs/jobs.js';
 import { JobScheduler } from './jobs/scheduler.js';
 import type { FhirRouterOptions } from './http/fhir-routes.js';
+import type { RunInteraction } from './fhir/interaction.js';
 import { jsonApiRouter } from './json-api/routes.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
@@ -67,8 +69,14 @@ export interface AppParts {
   onEnqueued?: () => void;
 }
 
+export interface BuiltApp {
+  app: Express;
+  /** How every interaction runs (audited, with its rules and outbox): the scheduled jobs' changes go through it too. */
+  run: RunInteraction;
+}
+
 /** Everything behind the HTTP port, wired as in production: used by `npm start`, the tests and the benchmarks. */
-export async function buildApp(parts: AppParts): Promise<Express> {
+export async function buildApp(parts: AppParts): Promise<BuiltApp> {
   const { deployment, store, baseUrl } = parts;
   await materialiseOrganizations(store, deployment);
   const previousKey = loadPreviousSigningKey(parts.dataDir);
@@ -92,7 +100,7 @@ export async function buildApp(parts: AppParts): Promise<Express> {
   const enqueued = parts.onEnqueued ?? (() => undefined);
   const context = {
     get baseUrl() { return baseUrl(); },
-    run: auditedRunner(store, baseUrl, rules, outboxWriter([gpFeedbackAnnouncer(deployment), subscriptionAnnouncer()], enqueued)),
+    run: auditedRunner(store, baseUrl, rules, outboxWriter([gpFeedbackAnnouncer(deployment), subscriptionAnnouncer()], enqueued, consentWithholding(deployment))),
   };
   const info = {
     get baseUrl() { return baseUrl(); },
@@ -102,7 +110,7 @@ export async function buildApp(parts: AppParts): Promise<Express> {
   };
   const authenticate = bearerAuth(tokens);
   const auditRefused: FhirRouterOptions['auditRefusal'] = (caller, interaction, error) => auditRefusal(store, baseUrl(), caller, interaction, error);
-  return createApp({
+  const app = createApp({
     logger: parts.logger,
     ...(parts.trustProxy ? { trustProxy: parts.trustProxy } : {}),
     routes: [
@@ -117,6 +125,7 @@ export async function buildApp(parts: AppParts): Promise<Express> {
       auditRefusal: auditRefused,
     },
   });
+  return { app, run: context.run };
 }
 
 /** The deployment config: the file named by the environment, or a demo written on first start. */
@@ -137,7 +146,7 @@ export async function startGateway(env: Env, logger: Logger): Promise<Gateway> {
   const store = await openStore(env, (r) => indexEntries(r, baseUrl), renderStoredAuditRecord);
   const deliveries = createDeliveryWorker({ store, deployment, baseUrl: () => baseUrl, logger });
   try {
-    const app = await buildApp({
+    const { app, run } = await buildApp({
       deployment, store, dataDir: env.dataDir, baseUrl: () => baseUrl, logger, trustProxy: env.trustProxy, onEnqueued: () => deliveries.wake(),
     });
     const server = await new Promise<Server>((resolve, reject) => {
@@ -151,7 +160,7 @@ export async function startGateway(env: Env, logger: Logger): Promise<Gateway> {
     // Events left by an earlier run (or another instance that stopped) are due now.
     deliveries.start();
     const scheduler = new JobScheduler(store, logger);
-    scheduler.start(scheduledJobs({ store, deployment, baseUrl: () => baseUrl, logger, deliveries }));
+    scheduler.start(scheduledJobs({ store, run, deployment, baseUrl: () => baseUrl, logger, deliveries }));
     return {
       server, store, url,
       async stop() {

@@ -32,7 +32,7 @@ export function auditedRunner(store: Store, baseUrl: () => string, rules: WriteR
         const result = await fn(callerTx);
         const written = await callerTx.recordProvenance();
         await announce?.(tx, written);
-        await record(tx, baseUrl(), caller, info, { outcome: '0', result });
+        await record(tx, baseUrl(), caller, info, { outcome: '0', result, ...(info.description ? { description: info.description } : {}) });
         return result;
       });
     } catch (e) {

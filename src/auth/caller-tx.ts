@@ -197,6 +197,10 @@ export class CallerTx implements StoreTx {
     return this.tx.grant(type, id, orgs);
   }
 
+  revoke(type: string, id: string, orgs: readonly string[]): Promise<void> {
+    return this.tx.revoke(type, id, orgs);
+  }
+
   grantsOf(type: string, id: string): Promise<string[]> {
     return this.tx.grantsOf(type, id);
   }

@@ -1,6 +1,8 @@
 import { referenceTarget, valuesAt } from '../fhir/index-values.js';
 import { organisationOf } from '../config/organizations.js';
 import type { Stored, StoreTx } from '../store/store.js';
+import { heldForConsent } from '../workflow/consent-hold.js';
+import { isOpen } from '../workflow/task-states.js';
 
 
 /**
@@ -9,7 +11,8 @@ import type { Stored, StoreTx } from '../store/store.js';
  * - inherits: a resource that flows back for a request (an outcome, a message, a provenance record, a
  *   child Task) is seen by whoever sees that request;
  * - shares: the Patient, Consent and request a Task or referral is about are seen by whoever sees it.
- * Plus the organisation of the client that wrote it. Grants only grow: a past party keeps its view.
+ * Plus the organisation of the client that wrote it. Grants only grow (a past party keeps its view),
+ * but for one case: a community group loses sight of a patient whose consent lapsed (consent-hold.ts).
  */
 const PARTIES: Record<string, string[]> = {
   Task: ['owner', 'requester'],
@@ -29,6 +32,10 @@ const SHARES: Record<string, string[]> = {
   ServiceRequest: ['subject', 'supportingInfo'],
   Task: ['for', 'focus', 'basedOn'],
 };
+
+function handOnShares(task: fhir4.Task): string[] {
+  return isOpen(task.status) && !heldForConsent(task) ? ['for'] : [];
+}
 
 function targets(resource: fhir4.Resource, paths: string[] | undefined, baseUrl: string): string[] {
   return (paths ?? []).flatMap((path) => valuesAt(resource, path)).flatMap((v) => {
@@ -67,9 +74,11 @@ export async function applyGrants(tx: StoreTx, stored: Stored, writer: string, b
   }
   const granted = [...orgs];
   await tx.grant(stored.type, stored.id, granted);
-  // A hand-on Task (part of another) opens only its patient to the community group that owns it: the
-  // referral it is about stays with the service and the practice.
-  const shares = stored.type === 'Task' && (r as fhir4.Task).partOf?.length ? ['for'] : SHARES[stored.type];
+  // A hand-on Task (part of another) opens only its patient to the community group that owns it, and
+  // only while the group works it with consent in force: the referral it is about stays with the
+  // service and the practice, and a group whose view was revoked (consent-hold.ts) is not given it back
+  // by its next change to the Task.
+  const shares = stored.type === 'Task' && (r as fhir4.Task).partOf?.length ? handOnShares(r as fhir4.Task) : SHARES[stored.type];
   for (const t of targets(r, shares, baseUrl)) {
     const [type = '', id = ''] = t.split('/');
     if (await tx.read(type, id)) await tx.grant(type, id, granted);

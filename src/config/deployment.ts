@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import cron from 'node-cron';
 import { z } from 'zod';
+import { ENGLAND_AND_WALES_BANK_HOLIDAYS } from './bank-holidays.js';
 
 /** The roles a client may have (DESIGN.md "Roles"). */
 export const ROLES = ['referrer', 'link-worker', 'community-asset', 'auditor', 'commissioner'] as const;
@@ -84,6 +85,21 @@ const jobs = z.strictObject({
   auditVerification: schedule.default('30 2 * * *'),
   /** Forgets expired claims (replay caches, idempotency keys, job leases) and long-settled deliveries. */
   cleanup: schedule.default('15 3 * * *'),
+  /** Escalates referrals whose Task is still requested after sla.requestedWorkingDays. */
+  slaEscalation: schedule.default('5 * * * *'),
+  /** Puts on hold the Tasks of referrals whose Consent has run out (provision.period ended). */
+  consentExpiry: schedule.default('10 * * * *'),
+});
+
+/** A calendar date, YYYY-MM-DD, that exists. */
+const calendarDate = z.iso.date();
+
+/** How long a service may leave a referral unanswered before it is escalated (src/jobs/sla-escalation.ts). */
+const sla = z.strictObject({
+  /** Working days (Monday to Friday in London, less holidays) a referral's Task may stay requested. */
+  requestedWorkingDays: z.number().int().min(1).max(60).default(5),
+  /** Days that are not working days; England and Wales bank holidays by default (bank-holidays.ts). */
+  holidays: z.array(calendarDate).default(() => [...ENGLAND_AND_WALES_BANK_HOLIDAYS]),
 });
 
 export const deploymentSchema = z.strictObject({
@@ -92,6 +108,7 @@ export const deploymentSchema = z.strictObject({
   routes: z.array(route).default([]),
   delivery: delivery.default(() => delivery.parse({})),
   jobs: jobs.default(() => jobs.parse({})),
+  sla: sla.default(() => sla.parse({})),
 }).superRefine((cfg, ctx) => {
   const ids = new Set<string>();
   cfg.clients.forEach((c, i) => {

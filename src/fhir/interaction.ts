@@ -48,6 +48,8 @@ export interface InteractionInfo {
   query?: string;
   requestId?: string;
   address?: string;
+  /** What the gateway's own interaction is for (a scheduled job's), recorded as the AuditEvent's outcomeDesc. */
+  description?: string;
 }
 
 /**

@@ -85,6 +85,7 @@ export const resourceTypes: readonly ResourceTypeDef[] = [
     params: [
       token('status', ['status'], 'draft | proposed | active | rejected | inactive | entered-in-error'),
       ref('patient', ['patient'], ['Patient'], 'Whose consent'),
+      date('period', ['provision.period'], 'When the consent applies (R4 Consent-period); the consent-expiry job finds ended ones with eb'),
     ],
   },
   {

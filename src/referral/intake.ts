@@ -7,8 +7,10 @@ import { FhirError } from '../fhir/errors.js';
 import type { Caller } from '../fhir/interaction.js';
 import { referencing } from '../store/server-resources.js';
 import type { Stored, StoreTx } from '../store/store.js';
+import { holdForLapsedConsent, type Write } from '../workflow/consent-hold.js';
 import { closeTask } from '../workflow/task-rules.js';
 import { isOpen } from '../workflow/task-states.js';
+import { consentState, type ConsentState } from './consent.js';
 import { isValidNhsNumber, NHS_NUMBER_SYSTEM } from './nhs-number.js';
 import { referralShapeIssues } from './referral-rules.js';
 import { routeReferral } from './routing.js';
@@ -36,19 +38,40 @@ async function referredPatient(subject: fhir4.Reference | undefined, tx: StoreTx
   return found;
 }
 
-/** An active Consent of the same patient, not a refusal, among the referral's supporting information. */
+/** A Consent of the same patient in force (active, not a refusal, within its period) among the referral's supporting information. */
 async function requireConsent(sr: fhir4.ServiceRequest, patient: Stored, tx: StoreTx): Promise<void> {
   const refs = (sr.supportingInfo ?? []).map((r, i) => ({ i, ref: r.reference ?? '' })).filter((r) => r.ref.startsWith('Consent/'));
   if (refs.length === 0) throw refused('required', 'A referral must point (supportingInfo) to the patient\'s recorded Consent', 'ServiceRequest.supportingInfo');
-  let denied: number | undefined;
+  let why: { i: number; state: ConsentState } | undefined;
   for (const { i, ref } of refs) {
     const consent = (await tx.read('Consent', ref.slice('Consent/'.length)))?.resource as fhir4.Consent | undefined;
-    if (!consent || consent.status !== 'active' || consent.patient?.reference !== `Patient/${patient.id}`) continue;
-    if (consent.provision?.type === 'deny') denied ??= i;
-    else return;
+    if (!consent || consent.patient?.reference !== `Patient/${patient.id}`) continue;
+    const state = consentState(consent, tx.now());
+    if (state === 'in-force') return;
+    if (state !== 'withdrawn') why ??= { i, state };
   }
-  if (denied !== undefined) throw refused('business-rule', 'The patient\'s Consent refuses this sharing (provision.type deny)', `ServiceRequest.supportingInfo[${denied}]`);
+  if (why) throw refused('business-rule', NOT_IN_FORCE[why.state], `ServiceRequest.supportingInfo[${why.i}]`);
   throw refused('business-rule', 'No active Consent of the referred patient is among the supporting information', 'ServiceRequest.supportingInfo');
+}
+
+const NOT_IN_FORCE: Record<ConsentState, string> = {
+  'in-force': '',
+  withdrawn: 'The patient\'s Consent is not active',
+  refused: 'The patient\'s Consent refuses this sharing (provision.type deny)',
+  expired: 'The patient\'s Consent has ended (provision.period.end is past)',
+  'not-yet': 'The patient\'s Consent does not apply yet (provision.period.start is to come)',
+};
+
+/**
+ * A practice records that consent was withdrawn or refused (its Consent no longer in force, where the
+ * version before was): the referrals resting on it stop being shared at once (workflow/consent-hold.ts).
+ */
+async function consentChanged(stored: Stored, previous: Stored | undefined, tx: StoreTx, serverWrite: Write): Promise<void> {
+  if (!previous) return;
+  const now = tx.now();
+  const state = consentState(stored.resource as fhir4.Consent, now);
+  if (state === 'in-force' || consentState(previous.resource as fhir4.Consent, now) !== 'in-force') return;
+  await holdForLapsedConsent(stored.resource as fhir4.Consent & { id: string }, state === 'expired' ? 'expired' : 'withdrawn', now, tx, serverWrite);
 }
 
 /**
@@ -186,7 +209,10 @@ export function intakeRules(cfg: IntakeConfig): WriteRulesByType {
   };
   const consent: WriteRules = {
     existing: (next, caller, tx) => sameConsent(next as fhir4.Consent, caller, tx),
-    after: (stored, caller, tx) => rememberConsent(stored, caller, tx),
+    async after(stored, caller, tx, serverWrite, previous) {
+      await rememberConsent(stored, caller, tx);
+      await consentChanged(stored, previous, tx, serverWrite);
+    },
   };
   const serviceRequest: WriteRules = {
     async before(next, current, caller, tx) {

@@ -166,8 +166,13 @@ export interface StoreTx {
   search(query: SearchQuery): Promise<SearchPage>;
   history(query: HistoryQuery): Promise<HistoryPage>;
 
-  /** Lets organisations see a resource from now on (grants are never withdrawn). */
+  /** Lets organisations see a resource from now on. */
   grant(type: string, id: string, orgs: readonly string[]): Promise<void>;
+  /**
+   * Takes a resource out of organisations' sight (a community group's view of a patient whose consent
+   * was withdrawn): the one exception to grants only growing.
+   */
+  revoke(type: string, id: string, orgs: readonly string[]): Promise<void>;
   /** The organisations granted a resource. */
   grantsOf(type: string, id: string): Promise<string[]>;
 

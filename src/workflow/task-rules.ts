@@ -6,6 +6,9 @@ import { FhirError } from '../fhir/errors.js';
 import type { Caller } from '../fhir/interaction.js';
 import { referencing } from '../store/server-resources.js';
 import type { Stored, StoreTx, WriteOptions } from '../store/store.js';
+import { referralHasConsent } from '../referral/consent.js';
+import { heldForConsent, resumeHandOns } from './consent-hold.js';
+import { OVERDUE } from './sla.js';
 import { LOCAL_STATUS_REASON_SYSTEM } from './status-reasons.js';
 import { isOpen, moveRefusal, type TaskStatus } from './task-states.js';
 
@@ -85,6 +88,9 @@ export function workflowRules(cfg: WorkflowConfig): WriteRulesByType {
     if (parent.status !== 'accepted' && parent.status !== 'in-progress') {
       throw unprocessable('business-rule', `Hand on from a Task that is accepted or in progress, not ${parent.status}`, 'Task.partOf[0]');
     }
+    if (!(await referralOf(parent, tx).then((sr) => sr && referralHasConsent(sr, tx, tx.now())))) {
+      throw unprocessable('business-rule', 'The patient\'s consent to this referral is no longer in force (withdrawn or ended): nothing more may be shared', 'Task.partOf[0]');
+    }
     const asset = await organisationOf(next.owner, tx, '');
     if (kindOf(asset) !== 'community-asset') {
       throw unprocessable('business-rule', 'A hand-on Task is owned by a configured community asset (an Organization of kind community-asset)', 'Task.owner');
@@ -138,6 +144,9 @@ export function workflowRules(cfg: WorkflowConfig): WriteRulesByType {
     }
     const refusal = moveRefusal(current.status, candidate.status, hasReason);
     if (refusal) throw unprocessable('business-rule', refusal, 'Task.status');
+    if (heldForConsent(current) && candidate.status !== 'on-hold' && candidate.status !== 'cancelled' && candidate.status !== 'entered-in-error') {
+      await requireConsentToResume(current, tx);
+    }
     return current.partOf?.length ? candidate : withOutcomes(candidate, tx);
   }
 
@@ -161,6 +170,7 @@ export function workflowRules(cfg: WorkflowConfig): WriteRulesByType {
       if (!current) return handOn(next, caller, tx);
       requireCurrentVersion(current, options);
       const was = current.resource as Task;
+      if (caller.role === 'gateway') return gatewayChange(next, was);
       const owner = await organisationOf(was.owner, tx, '');
       if (caller.organization === owner) return ownerChange(next, was, caller, tx);
       if (caller.organization === await organisationOf(was.requester, tx, '')) return requesterChange(next, was);
@@ -174,6 +184,7 @@ export function workflowRules(cfg: WorkflowConfig): WriteRulesByType {
       if (was.status !== now.status && !now.partOf?.length) {
         await followTask(now, tx, serverWrite);
         if (now.status === 'completed') await cfg.outcomes?.completed(now, tx, serverWrite);
+        if (heldForConsent(was) && now.status === 'in-progress') await resumeHandOns(now, tx, serverWrite);
       }
     },
   };
@@ -188,6 +199,38 @@ function requireCurrentVersion(current: Stored, options: WriteOptions): void {
   if (options.expectVersion !== current.version) {
     throw new FhirError(412, 'conflict', `Task/${current.id} has changed: it is at version ${current.version}, not ${options.expectVersion}; read it again and retry`, 'Task.meta.versionId');
   }
+}
+
+/** The referral a Task is about (its focus), as the caller sees it. */
+async function referralOf(task: Task, tx: StoreTx): Promise<fhir4.ServiceRequest | undefined> {
+  const [type, id] = (task.focus?.reference ?? '').split('/');
+  return type === 'ServiceRequest' && id ? (await tx.read('ServiceRequest', id))?.resource as fhir4.ServiceRequest | undefined : undefined;
+}
+
+/**
+ * A Task held because consent lapsed is worked again only once the practice has recorded consent
+ * again: the referral's Task by its service, which brings its hand-ons back with it (consent-hold.ts).
+ */
+async function requireConsentToResume(current: Task, tx: StoreTx): Promise<void> {
+  if (current.partOf?.length) {
+    throw unprocessable('business-rule', 'This Task is on hold because the patient\'s consent lapsed: the social prescribing service resumes it with the referral once consent is recorded again', 'Task.status');
+  }
+  const referral = await referralOf(current, tx);
+  if (!referral || !(await referralHasConsent(referral, tx, tx.now()))) {
+    throw unprocessable('business-rule', 'This Task is on hold because the patient\'s consent lapsed: it may be resumed once the practice records consent again (an active Consent the referral rests on)', 'Task.status');
+  }
+}
+
+/**
+ * What the gateway itself changes on a Task (its scheduled jobs): the businessStatus it sets when a
+ * referral is overdue, and on hold for lapsed consent (consent-hold.ts); nothing else.
+ */
+function gatewayChange(next: Task, current: Task): Task {
+  const changed = changedElements(next, current);
+  const overdue = changed.length === 1 && changed[0] === 'businessStatus' && next.businessStatus?.coding?.some((c) => c.system === OVERDUE.system && c.code === OVERDUE.code);
+  const held = next.status === 'on-hold' && heldForConsent(next) && isOpen(current.status) && changed.every((e) => e === 'status' || e === 'statusReason');
+  if (!overdue && !held) throw new FhirError(403, 'forbidden', `The gateway changes a Task only to mark it overdue or hold it for lapsed consent, not ${changed.join(', ') || 'nothing'}`, 'Task');
+  return next;
 }
 
 /** The requester may only mark a Task entered-in-error (a referral sent by mistake), changing nothing else. */

@@ -228,6 +228,20 @@ export function storeSupportContract(name: string, harness: () => StoreHarness):
       await expect(t.store.transaction((tx) => tx.grant('Patient', 'nope', ['X']))).rejects.toThrow(/does not exist/);
     });
 
+    it('revokes a grant: the organisation no longer finds or reads the resource, the others still do', async () => {
+      await t.store.transaction(async (tx) => {
+        await tx.write(patient('p1'), { method: 'POST' });
+        await tx.grant('Patient', 'p1', ['A81001', 'V001']);
+      });
+      await t.store.transaction((tx) => tx.revoke('Patient', 'p1', ['V001', 'NOT-GRANTED']));
+      expect(await t.store.transaction((tx) => tx.grantsOf('Patient', 'p1'))).toEqual(['A81001']);
+      expect(await t.store.transaction((tx) => tx.read('Patient', 'p1', 'V001'))).toBeUndefined();
+      expect((await t.store.transaction((tx) => tx.read('Patient', 'p1', 'A81001')))?.id).toBe('p1');
+      const seen = await t.store.transaction((tx) => tx.search({ type: 'Patient', sort: 'default', count: 10, filters: [{ kind: 'granted', org: 'V001' }] }));
+      expect(seen.matches).toEqual([]);
+      await t.store.transaction((tx) => tx.revoke('Patient', 'nope', ['V001'])); // nothing to revoke is no error
+    });
+
     it('claims a key once until it expires, returning what the first claim recorded', async () => {
       const far = Date.now() * 1000 + 60_000_000;
       expect(await t.store.transaction((tx) => tx.claimOnce('jti', 'client-a:1', 'first', far))).toBeUndefined();

@@ -30,8 +30,16 @@ describe('deployment config', () => {
 
   it('fills in the delivery settings and job schedules a config leaves out, and keeps those it gives', () => {
     const d = loadDeployment(write('jobs.json', { ...valid, jobs: { cleanup: '0 4 * * *' }, delivery: { maxAttempts: 3 } }));
-    expect(d.jobs).toEqual({ deliverySweep: '* * * * *', auditVerification: '30 2 * * *', cleanup: '0 4 * * *' });
+    expect(d.jobs).toEqual({ deliverySweep: '* * * * *', auditVerification: '30 2 * * *', cleanup: '0 4 * * *', slaEscalation: '5 * * * *', consentExpiry: '10 * * * *' });
     expect(d.delivery).toMatchObject({ maxAttempts: 3, firstRetrySeconds: 5, maxRetrySeconds: 3600, timeoutSeconds: 10 });
+  });
+
+  it('allows 5 working days by default, counting England and Wales bank holidays, and takes a deployment\'s own', () => {
+    const d = loadDeployment(write('sla-default.json', valid));
+    expect(d.sla.requestedWorkingDays).toBe(5);
+    expect(d.sla.holidays).toContain('2026-12-28'); // Boxing Day 2026 falls on a Saturday: the Monday is the substitute
+    const own = loadDeployment(write('sla.json', { ...valid, sla: { requestedWorkingDays: 3, holidays: ['2026-11-30'] } }));
+    expect(own.sla).toEqual({ requestedWorkingDays: 3, holidays: ['2026-11-30'] });
   });
 
   it.each<[string, unknown, RegExp]>([
@@ -45,6 +53,8 @@ describe('deployment config', () => {
     ['a job schedule that is not a cron expression', { ...valid, jobs: { cleanup: 'every night' } }, /jobs\.cleanup: must be a cron expression/],
     ['a job it does not know', { ...valid, jobs: { defrag: '* * * * *' } }, /jobs/],
     ['an endpoint with both a bearer and client credentials', { ...valid, organizations: [valid.organizations[0], { ...valid.organizations[1], endpoint: { url: 'https://x.example/fhir', bearer: 'b', clientCredentials: { tokenUrl: 'https://x.example/token', clientId: 'c', clientSecret: 's' } } }] }, /organizations\[1\]\.endpoint\.clientCredentials/],
+    ['a holiday that is not a calendar date', { ...valid, sla: { holidays: ['2026-02-30'] } }, /sla\.holidays\[0\]/],
+    ['no working days at all', { ...valid, sla: { requestedWorkingDays: 0 } }, /sla\.requestedWorkingDays/],
     ['retries whose longest wait is shorter than the first', { ...valid, delivery: { firstRetrySeconds: 60, maxRetrySeconds: 5 } }, /delivery\.maxRetrySeconds/],
   ])('refuses %s, naming the field', (_name, content, field) => {
     const file = write('bad.json', content);

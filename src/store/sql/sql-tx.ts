@@ -277,6 +277,12 @@ export class SqlStoreTx implements StoreTx {
       .onConflict((oc) => oc.columns(['org', 'rid']).doNothing()), values));
   }
 
+  async revoke(type: string, id: string, orgs: readonly string[]): Promise<void> {
+    const rid = await this.ridOf(type, id);
+    if (rid === undefined || orgs.length === 0) return;
+    await this.sql.run(this.db.deleteFrom('access_grant').where('rid', '=', rid).where('org', 'in', [...orgs]).compile());
+  }
+
   async grantsOf(type: string, id: string): Promise<string[]> {
     const rows = await this.sql.all<{ org: string }>(this.queries.get('grants-of', ($) => this.db.selectFrom('access_grant as g')
       .innerJoin('resource as r', 'r.rid', 'g.rid').select('g.org')
