@@ -69,9 +69,12 @@ export class SqlStoreTx implements StoreTx {
 
   async vread(type: string, id: string, version: number): Promise<Stored | undefined> {
     if (type === AUDIT) return version === 1 ? this.read(type, id) : undefined;
-    const rows = await this.sql.all<VersionRow>(this.queries.get('vread', ($) => this.db.selectFrom('resource_version as v')
+    // Through the resource's unique (type, id), then the version's primary key (rid, version):
+    // resource_version has no index on its id, and filtering it by type would read every version of the type.
+    const rows = await this.sql.all<VersionRow>(this.queries.get('vread', ($) => this.db.selectFrom('resource as r')
+      .innerJoin('resource_version as v', (j) => j.onRef('v.rid', '=', 'r.rid'))
       .select(['v.rid', 'v.id', 'v.version', 'v.last_updated', 'v.method', 'v.json'])
-      .where('v.type', '=', $('type')).where('v.id', '=', $('id')).where('v.version', '=', num($, 'version')),
+      .where('r.type', '=', $('type')).where('r.id', '=', $('id')).where('v.version', '=', num($, 'version')),
     { type, id, version }));
     return rows[0] && toStored(rows[0]);
   }
@@ -246,8 +249,13 @@ export class SqlStoreTx implements StoreTx {
     if (query.type === AUDIT) return this.ledger.history(query);
     let q = this.db.selectFrom('resource_version as v')
       .select(['v.rid', 'v.id', 'v.version', 'v.last_updated', 'v.method', 'v.json']);
-    if (query.type) q = q.where('v.type', '=', query.type);
-    if (query.id) q = q.where('v.id', '=', query.id);
+    if (query.type && query.id) {
+      // One resource's versions: by its rid, the version table's primary key, not by a scan of its type.
+      const rid = await this.ridOf(query.type, query.id);
+      if (rid === undefined) return { versions: [] };
+      q = q.where('v.rid', '=', rid);
+    } else if (query.type) q = q.where('v.type', '=', query.type);
+    else if (query.id) q = q.where('v.id', '=', query.id);
     if (query.since !== undefined) q = q.where('v.last_updated', '>=', query.since);
     if (query.before !== undefined) q = q.where('v.last_updated', '<', query.before);
     if (query.granted !== undefined) q = q.where('v.rid', 'in', this.db.selectFrom('access_grant').select('rid').where('org', '=', query.granted));
