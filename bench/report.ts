@@ -126,6 +126,8 @@ export const n0 = (x: number) => Math.round(x).toLocaleString('en-GB');
 const ms = (x: number) => x.toFixed(2);
 const ratio = (x: number) => `${x.toFixed(2)}×`;
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+/** A difference with its sign: +1.20, −0.67. */
+const signed = (x: number, format: (v: number) => string) => `${x < 0 ? '−' : '+'}${format(Math.abs(x))}`;
 
 /** The faster baseline: the one a busy moment slowed least, so ratios err low. */
 export function baseline(run: Pick<Run, 'baselines'>): Figures {
@@ -279,7 +281,7 @@ function deliverySection(run: Run): string {
   return [
     `**Delivery throughput.** ${n0(t.events)} outbox events (each a Task version owed to the practice's FHIR endpoint, each of its own referral, written into the seeded store before the gateway started) were delivered by one gateway to a local receiver (bench/receiver-server.ts, answering every PUT at once) in ${t.seconds.toFixed(1)} s: **${n0(t.eventsPerSecond)} events/s**, ${n0(t.serverCpuUs)} µs of gateway CPU per event. Each event is a lease (in a batch of up to 32), a read of the version, a \`PUT\` with fhir-kit-client and its settlement; a batch's events are sent concurrently, and each batch's lease and settlement are two durable transactions. Baseline in the same run: the same receiver taking the same kind of PUT from autocannon at 32 connections, with nothing behind it: ${n0(d.put.rps)}/s (p99 ${ms(d.put.p99)} ms). The gateway delivers at ${ratio(t.eventsPerSecond / d.put.rps)} of that.`,
     '',
-    `**The outbox's added cost on intake**, on the same gateway in ${d.intakeRounds.length} alternating blocks (as issue 7's pairs): the referral of issue 4 from the practice with an endpoint, whose service also holds an active Subscription (each referral writes two outbox events in its transaction, which the worker then delivers while the load goes on), and from a practice with neither (no events). Medians over the block pairs of the differences: p50 **+${ms(p50)} ms**, p99 +${ms(p99)} ms, ${pct(cost)} fewer referrals/s, +${n0(cpu)} µs server CPU per referral (the delivery of its two events included). During the announcing blocks the receiver took ${n0(d.pushed)} pushes and ${n0(d.notified)} notifications.`,
+    `**The outbox's added cost on intake**, on the same gateway in ${d.intakeRounds.length} alternating blocks (as issue 7's pairs): the referral of issue 4 from the practice with an endpoint, whose service also holds an active Subscription (each referral writes two outbox events in its transaction, which the worker then delivers while the load goes on), and from a practice with neither (no events). Medians over the block pairs of the differences (announced less quiet): p50 **${signed(p50, ms)} ms**, p99 ${signed(p99, ms)} ms, ${cost >= 0 ? `${pct(cost)} fewer` : `${pct(-cost)} more`} referrals/s, ${signed(cpu, n0)} µs server CPU per referral (the delivery of its two events included); differences this small are within the blocks' own spread (below). During the announcing blocks the receiver took ${n0(d.pushed)} pushes and ${n0(d.notified)} notifications.`,
     '',
     table(['scenario (median block)', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/request'], [
       [d.announcedName, n0(announced.rps), ms(announced.p50), ms(announced.p99), n0(announced.serverCpuUs)],
