@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startReceiver, type Received, type Receiver } from '../fixtures/receiver.js';
+import { startPushingGateway, type Received, type Receiver } from '../fixtures/receiver.js';
 import { moveTask, refer, type Versioned } from '../fixtures/referrals.js';
-import { startSecureTestGateway, type AuthedClient, type SecureTestGateway } from '../fixtures/secure-gateway.js';
+import type { AuthedClient, SecureTestGateway } from '../fixtures/secure-gateway.js';
 
 /**
  * Issue 9: feedback and status changes pushed to the practice's FHIR endpoint (a real HTTP server
@@ -15,16 +15,10 @@ let lw: AuthedClient;
 let auditor: AuthedClient;
 
 beforeAll(async () => {
-  receiver = await startReceiver();
-  gw = await startSecureTestGateway(undefined, {
-    configure: (d) => ({
-      ...d,
-      organizations: d.organizations.map((o) => (o.ods === 'A81001' ? { ...o, endpoint: { url: receiver.url, bearer: 'push-token' } } : o)),
-      // Quick retries, and a circuit that never opens here (its own tests are in test/unit).
-      delivery: { firstRetrySeconds: 0.05, maxRetrySeconds: 0.2, pollSeconds: 0.05, timeoutSeconds: 2, breakerFailures: 1000, maxAttempts: 10 },
-    }),
-    deliveries: {},
-  });
+  // Quick retries, and a circuit that never opens here (its own tests are in test/unit).
+  ({ receiver, gw } = await startPushingGateway({
+    delivery: { firstRetrySeconds: 0.05, maxRetrySeconds: 0.2, pollSeconds: 0.05, timeoutSeconds: 2, breakerFailures: 1000, maxAttempts: 10 },
+  }));
   [gp, lw, auditor] = await Promise.all([gw.as('referrer'), gw.as('linkWorker'), gw.as('auditor')]);
 });
 afterAll(async () => {

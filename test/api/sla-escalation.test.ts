@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GATEWAY_CALLER } from '../../src/auth/gateway-caller.js';
 import { slaEscalationJob } from '../../src/jobs/sla-escalation.js';
 import { pino } from 'pino';
-import { startReceiver, type Receiver } from '../fixtures/receiver.js';
+import { startPushingGateway, type Receiver } from '../fixtures/receiver.js';
 import { moveTask, refer, type Versioned } from '../fixtures/referrals.js';
-import { startSecureTestGateway, type AuthedClient, type SecureTestGateway } from '../fixtures/secure-gateway.js';
+import type { AuthedClient, SecureTestGateway } from '../fixtures/secure-gateway.js';
 
 /**
  * Issue 9: a referral left requested beyond the working days the deployment allows is escalated: its
@@ -24,16 +24,10 @@ let lw: AuthedClient;
 let auditor: AuthedClient;
 
 beforeAll(async () => {
-  receiver = await startReceiver();
-  gw = await startSecureTestGateway(undefined, {
-    configure: (d) => ({
-      ...d,
-      organizations: d.organizations.map((o) => (o.ods === 'A81001' ? { ...o, endpoint: { url: receiver.url, bearer: 'push-token' } } : o)),
-      delivery: { firstRetrySeconds: 0.05, maxRetrySeconds: 0.1, pollSeconds: 0.05, timeoutSeconds: 2 },
-      sla: { requestedWorkingDays: 3, holidays: ['2030-01-01'] },
-    }),
-    deliveries: {},
-  });
+  ({ receiver, gw } = await startPushingGateway({
+    delivery: { firstRetrySeconds: 0.05, maxRetrySeconds: 0.1, pollSeconds: 0.05, timeoutSeconds: 2 },
+    sla: { requestedWorkingDays: 3, holidays: ['2030-01-01'] },
+  }));
   [gp, lw, auditor] = await Promise.all([gw.as('referrer'), gw.as('linkWorker'), gw.as('auditor')]);
 });
 afterAll(async () => {
