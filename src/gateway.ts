@@ -31,6 +31,7 @@ import { createDeliveryWorker } from './delivery/delivery-setup.js';
 import { outboxWriter } from './delivery/outbox.js';
 import { subscriptionAnnouncer, subscriptionRules } from './delivery/subscriptions.js';
 import { createApp } from './http/app.js';
+import { projectReports } from './reports/report-projection.js';
 import { scheduledJobs } from './jobs/jobs.js';
 import { JobScheduler } from './jobs/scheduler.js';
 import type { FhirRouterOptions } from './http/fhir-routes.js';
@@ -98,9 +99,13 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
     Subscription: subscriptionRules(),
   };
   const enqueued = parts.onEnqueued ?? (() => undefined);
+  const outbox = outboxWriter([gpFeedbackAnnouncer(deployment), subscriptionAnnouncer()], enqueued, consentWithholding(deployment));
   const context = {
     get baseUrl() { return baseUrl(); },
-    run: auditedRunner(store, baseUrl, rules, outboxWriter([gpFeedbackAnnouncer(deployment), subscriptionAnnouncer()], enqueued, consentWithholding(deployment))),
+    run: auditedRunner(store, baseUrl, rules, async (tx, written) => {
+      await projectReports(tx, written);
+      await outbox(tx, written);
+    }),
   };
   const info = {
     get baseUrl() { return baseUrl(); },

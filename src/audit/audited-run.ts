@@ -1,6 +1,5 @@
-import { CallerTx } from '../auth/caller-tx.js';
+import { CallerTx, type WrittenVersion } from '../auth/caller-tx.js';
 import type { WriteRulesByType } from '../auth/write-rules.js';
-import type { Announce } from '../delivery/outbox.js';
 import { FhirError } from '../fhir/errors.js';
 import type { Caller, InteractionInfo, RunInteraction } from '../fhir/interaction.js';
 import type { Store, StoreTx } from '../store/store.js';
@@ -19,19 +18,25 @@ export async function auditRefusal(store: Store, baseUrl: string, caller: Caller
 }
 
 /**
- * How every FHIR interaction runs: in one store transaction, on the store as the caller may use it,
- * with its AuditEvent (and the outbox's events its changes owe receivers, `announce`) written in that
- * same transaction, so the response is only sent once the record of it is durable. A refused or
- * failed interaction leaves nothing but its AuditEvent (outcome 4 or 8).
+ * What the server keeps from the versions an interaction wrote, in its transaction, on the unguarded
+ * store: the outbox's events (delivery/outbox.ts) and the reports' read model (reports/report-projection.ts).
  */
-export function auditedRunner(store: Store, baseUrl: () => string, rules: WriteRulesByType = {}, announce?: Announce): RunInteraction {
+export type AfterWrites = (tx: StoreTx, written: readonly WrittenVersion[]) => Promise<void>;
+
+/**
+ * How every FHIR interaction runs: in one store transaction, on the store as the caller may use it,
+ * with its AuditEvent (and what the server keeps of its changes, `afterWrites`) written in that same
+ * transaction, so the response is only sent once the record of it is durable. A refused or failed
+ * interaction leaves nothing but its AuditEvent (outcome 4 or 8).
+ */
+export function auditedRunner(store: Store, baseUrl: () => string, rules: WriteRulesByType = {}, afterWrites?: AfterWrites): RunInteraction {
   return async (caller, info, fn) => {
     try {
       return await store.transaction(async (tx) => {
         const callerTx = new CallerTx(tx, caller, baseUrl(), rules);
         const result = await fn(callerTx);
         const written = await callerTx.recordProvenance();
-        await announce?.(tx, written);
+        await afterWrites?.(tx, written);
         await record(tx, baseUrl(), caller, info, { outcome: '0', result, ...(info.description ? { description: info.description } : {}) });
         return result;
       });

@@ -241,4 +241,9 @@ export class CallerTx implements StoreTx {
   get deliveries(): StoreTx['deliveries'] {
     return this.tx.deliveries;
   }
+
+  /** The server's own: the reports' read model, kept by its projection (no client reaches it directly). */
+  get reportFacts(): StoreTx['reportFacts'] {
+    return this.tx.reportFacts;
+  }
 }

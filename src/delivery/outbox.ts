@@ -1,17 +1,13 @@
-import type { WrittenVersion } from '../auth/caller-tx.js';
-import type { StoreTx } from '../store/store.js';
+import type { AfterWrites } from '../audit/audited-run.js';
 import type { Announcer } from './announcements.js';
 import type { Withhold } from './consent-withholding.js';
-
-/** What an interaction does with the versions it wrote, before its commit: see Announcer. */
-export type Announce = (tx: StoreTx, written: readonly WrittenVersion[]) => Promise<void>;
 
 /**
  * The outbox's writer: what the interaction's changes take back from the outbox (`withhold`), then
  * every announcer's events for the versions it wrote, enqueued in its transaction; `enqueued` then
  * wakes the delivery worker (its round's lease queues behind this commit, so it finds the events).
  */
-export function outboxWriter(announcers: readonly Announcer[], enqueued: () => void, withhold?: Withhold): Announce {
+export function outboxWriter(announcers: readonly Announcer[], enqueued: () => void, withhold?: Withhold): AfterWrites {
   return async (tx, written) => {
     if (written.length === 0) return;
     await withhold?.(tx, written);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { recordEntities, type AuditRecord } from '../audit/audit-event.js';
 import { parseDateRange } from '../fhir/instant.js';
+import { projectReports } from '../reports/report-projection.js';
 import type { AuditEntry, ClaimRow, GrantRow, Store, Stored } from '../store/store.js';
 import { CLAIMS, FORMAT, GRANTS, LEDGER, MANIFEST, METHODS, usualMethod, type Manifest } from './export-format.js';
 
@@ -133,10 +134,14 @@ async function restoreExport(store: Store, dir: string, manifest: Manifest): Pro
   const versions = await inChunks(store, inCommitOrder(dir, manifest), async (resource, tx) => {
     const version = Number(resource.meta.versionId);
     const key = `${resource.resourceType}/${resource.id}/${version}`;
-    await tx.restore({
+    const stored: Stored = {
       resource, type: resource.resourceType, id: resource.id, version,
       lastUpdated: microsOf(resource.meta.lastUpdated, key), method: methods.get(key) ?? usualMethod(version),
-    });
+    };
+    await tx.restore(stored);
+    // The reports' read model is derived: replayed version by version in commit order, it comes out as
+    // the source's did (a referral's patient as at that day, each Task move at its moment).
+    await projectReports(tx, [{ stored, audience: [] }]);
   });
   const auditEvents = await inChunks(store, lines<Pick<AuditEntry, 'seq' | 'json' | 'hash'>>(path.join(dir, LEDGER)), async (link, tx) => {
     // The columns the ledger is searched by come from the record itself, as when it was appended.

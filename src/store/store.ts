@@ -1,4 +1,5 @@
 import type { DeliveryQueue } from './deliveries.js';
+import type { ReportFacts } from './report-facts.js';
 import type { MicroRange, Micros } from '../fhir/instant.js';
 
 /** A resource version as stored: the JSON carries meta.versionId and meta.lastUpdated. */
@@ -205,6 +206,8 @@ export interface StoreTx {
 
   /** The outbox: events owed to receivers, written with the changes they announce. */
   readonly deliveries: DeliveryQueue;
+  /** The reports' read model (issue 10): kept by the server's own projection, never by a client. */
+  readonly reportFacts: ReportFacts;
 }
 
 /**

@@ -109,6 +109,15 @@ describe('export from SQLite, import into PostgreSQL', () => {
       })).matches.map((m) => m.id));
       expect(await search(target)).toEqual(await search(source));
       expect((await search(target)).length).toBe(1);
+      // The reports' read model is derived again, replayed in commit order, to the same rows.
+      const everything = { from: 0, to: Number.MAX_SAFE_INTEGER, practices: ['A81001', 'B82002'] };
+      const facts = (store: Store) => store.transaction(async (tx) => ({
+        referrals: (await tx.reportFacts.referrals(everything)).sort((a, b) => a.referral.localeCompare(b.referral)),
+        scores: (await tx.reportFacts.scores(everything)).sort((a, b) => `${a.referral}${a.code}`.localeCompare(`${b.referral}${b.code}`)),
+      }));
+      const [before, after] = [await facts(source), await facts(target)];
+      expect(before.referrals.length).toBeGreaterThan(0);
+      expect(after).toEqual(before);
     } finally {
       await source.close();
       await target.close();

@@ -8,6 +8,7 @@ import { searchPageQuery } from '../../src/store/sql/search-sql.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { freshSchema, type TestSchema } from '../fixtures/postgres.js';
 import { deliveryQueueContract } from './delivery-contract.js';
+import { reportFactsContract } from './report-facts-contract.js';
 import { storeContract, storeSupportContract, type StoreHarness } from './store-contract.js';
 
 /** A store in a fresh schema of the test database. */
@@ -24,6 +25,7 @@ function postgresHarness(): StoreHarness & { schema(): Promise<TestSchema> } {
 storeContract('PostgreSQL', postgresHarness);
 storeSupportContract('PostgreSQL', postgresHarness);
 deliveryQueueContract('PostgreSQL', postgresHarness);
+reportFactsContract('PostgreSQL', postgresHarness);
 
 describe('PostgreSQL start-up', () => {
   it('migrates once when several instances open an empty database together', async () => {

@@ -8,6 +8,7 @@ import { queryBuilder } from '../../src/store/sql/database.js';
 import { migrate } from '../../src/store/sql/migrations.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { deliveryQueueContract } from './delivery-contract.js';
+import { reportFactsContract } from './report-facts-contract.js';
 import { storeContract, storeSupportContract, type StoreHarness } from './store-contract.js';
 
 /** A store in a fresh temporary directory; `file` is its database, for tests that look at it directly. */
@@ -21,6 +22,7 @@ function sqliteHarness(): StoreHarness & { file: string; open(): Promise<SqliteS
 storeContract('SQLite', sqliteHarness);
 storeSupportContract('SQLite', sqliteHarness);
 deliveryQueueContract('SQLite', sqliteHarness);
+reportFactsContract('SQLite', sqliteHarness);
 
 describe('SQLite group commit', () => {
   it('acknowledges a transaction only once its batch is committed and visible to another connection', async () => {

@@ -45,6 +45,12 @@ export interface Database {
     attempts: number; created: number; due: number; lease_holder: string | null; lease_until: number;
     last_error: string | null; settled_at: number | null;
   };
+  /** The reports' read model (migration 9): see store/report-facts.ts. */
+  referral_fact: {
+    referral: string; practice: string; service: string; received: number; reason: string; age_band: string; gender: string;
+    ethnicity: string; status: string; accepted_at: number | null; completed_at: number | null; decline_reason: string | null;
+  };
+  score_fact: { referral: string; code: string; first: number; latest: number; count: number };
   /** PostgreSQL: one row, locked by every batch: the store's clock and the ledger's head (migration 7). */
   store_head: { one: number; clock: number; seq: number; hash: string | null; recorded: number | null };
 }

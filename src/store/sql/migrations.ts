@@ -212,6 +212,38 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
       ];
     },
   },
+  {
+    version: 9,
+    // The reports' read model (store/report-facts.ts): a report selects the referrals of some practices
+    // received in a period, by (practice, received); their scores by referral.
+    up: (db, dialect) => {
+      const big = dialect === 'sqlite' ? 'integer' : 'bigint';
+      const real = dialect === 'sqlite' ? 'real' : 'double precision';
+      return [
+        db.schema.createTable('referral_fact')
+          .addColumn('referral', 'text', (c) => c.primaryKey())
+          .addColumn('practice', 'text', (c) => c.notNull())
+          .addColumn('service', 'text', (c) => c.notNull())
+          .addColumn('received', big, (c) => c.notNull())
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('age_band', 'text', (c) => c.notNull())
+          .addColumn('gender', 'text', (c) => c.notNull())
+          .addColumn('ethnicity', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('accepted_at', big)
+          .addColumn('completed_at', big)
+          .addColumn('decline_reason', 'text'),
+        db.schema.createIndex('referral_fact_practice').on('referral_fact').columns(['practice', 'received']),
+        db.schema.createTable('score_fact')
+          .addColumn('referral', 'text', (c) => c.notNull())
+          .addColumn('code', 'text', (c) => c.notNull())
+          .addColumn('first', real, (c) => c.notNull())
+          .addColumn('latest', real, (c) => c.notNull())
+          .addColumn('count', 'integer', (c) => c.notNull())
+          .addPrimaryKeyConstraint('score_fact_pk', ['referral', 'code']),
+      ];
+    },
+  },
 ];
 
 /*

@@ -10,6 +10,7 @@ import { OPEN_ENDED, type Database, type SqlDialect, type SqlRunner } from './da
 import type { QueryCache } from './query-cache.js';
 import { searchCountQuery, searchPageQuery } from './search-sql.js';
 import { SqlDeliveryQueue } from './sql-deliveries.js';
+import { SqlReportFacts } from './sql-report-facts.js';
 import { SqlLedger, type LedgerOptions } from './sql-ledger.js';
 import { insertRows, num, type RowTable } from './sql-rows.js';
 
@@ -35,6 +36,7 @@ export class SqlStoreTx implements StoreTx {
   /** This transaction's part of the audit ledger. */
   readonly ledger: SqlLedger;
   readonly deliveries: SqlDeliveryQueue;
+  readonly reportFacts: SqlReportFacts;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -47,6 +49,7 @@ export class SqlStoreTx implements StoreTx {
   ) {
     this.ledger = new SqlLedger(db, dialect, queries, sql, ledger);
     this.deliveries = new SqlDeliveryQueue(db, queries, sql, () => clock.next());
+    this.reportFacts = new SqlReportFacts(db, queries, sql);
   }
 
   /** Row ids of resources this transaction has read or written, `Type/id` → rid, for its grants. */
