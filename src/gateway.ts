@@ -26,7 +26,6 @@ import { processMessageOperation } from './referral/process-message.js';
 import { loadReferralReasons } from './referral/reasons.js';
 import { gpFeedbackAnnouncer } from './delivery/announcements.js';
 import { deliveryOperations } from './delivery/deliveries-operation.js';
-import { consentWithholding } from './delivery/consent-withholding.js';
 import { createDeliveryWorker } from './delivery/delivery-setup.js';
 import { outboxWriter } from './delivery/outbox.js';
 import { subscriptionAnnouncer, subscriptionRules } from './delivery/subscriptions.js';
@@ -99,7 +98,7 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
     Subscription: subscriptionRules(),
   };
   const enqueued = parts.onEnqueued ?? (() => undefined);
-  const outbox = outboxWriter([gpFeedbackAnnouncer(deployment), subscriptionAnnouncer()], enqueued, consentWithholding(deployment));
+  const outbox = outboxWriter([gpFeedbackAnnouncer(deployment), subscriptionAnnouncer()], enqueued);
   const context = {
     get baseUrl() { return baseUrl(); },
     run: auditedRunner(store, baseUrl, rules, async (tx, written) => {

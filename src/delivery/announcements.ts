@@ -68,7 +68,7 @@ export function gpFeedbackAnnouncer(deployment: Deployment): Announcer {
       if (!owed) continue;
       const practices = audience.filter((org) => withEndpoint.has(org));
       for (const ods of practices) {
-        events.push({ receiver: endpointReceiver(ods), resource: `${s.type}/${s.id}/_history/${s.version}`, ...owed });
+        events.push({ receiver: endpointReceiver(ods), org: ods, resource: `${s.type}/${s.id}/_history/${s.version}`, ...owed });
       }
     }
     return events;

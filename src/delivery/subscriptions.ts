@@ -181,7 +181,7 @@ export function subscriptionAnnouncer(nowMs: () => number = Date.now): Announcer
         if (!isLive(sub, nowMs()) || !matches(parseCriteria(sub.criteria), task)) continue;
         const patient = task.for?.reference;
         events.push({
-          receiver: subscriptionReceiver(sub.id), stream: task.focus?.reference ?? `Task/${s.id}`,
+          receiver: subscriptionReceiver(sub.id), org: owner, stream: task.focus?.reference ?? `Task/${s.id}`,
           resource: `Task/${s.id}/_history/${s.version}`, ...(patient ? { patient } : {}),
         });
       }

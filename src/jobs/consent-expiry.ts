@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { GATEWAY_CALLER } from '../auth/gateway-caller.js';
 import type { RunInteraction } from '../fhir/interaction.js';
 import { consentState } from '../referral/consent.js';
@@ -17,7 +18,7 @@ const DONE_FOR_MICROS = 2 * 365 * 86_400_000_000;
  * (workflow/consent-hold.ts), as when a practice withdraws consent, here in the gateway's name. Each
  * Consent is handled in one audited interaction and remembered by version, so a second run skips it.
  */
-export function consentExpiryJob(store: Store, run: RunInteraction): Job {
+export function consentExpiryJob(store: Store, run: RunInteraction, logger: Logger): Job {
   return {
     name: 'consent-expiry',
     async run(now) {
@@ -31,21 +32,28 @@ export function consentExpiryJob(store: Store, run: RunInteraction): Job {
       const done = await store.transaction(async (tx) => Promise.all(ended.map((s) => tx.recall(DONE, s.id))));
       let consents = 0;
       let held = 0;
+      let failed = 0;
       for (const [i, { id, version }] of ended.entries()) {
         if (done[i] === String(version)) continue;
         const description = `Consent expiry: Consent/${id} ended; its referrals' open Tasks are put on hold`;
-        await run(GATEWAY_CALLER, { subtype: 'consent-expiry', type: 'Consent', description }, async (tx) => {
-          const current = await tx.read('Consent', id);
-          const consent = current?.resource as (fhir4.Consent & { id: string }) | undefined;
-          if (!current || !consent || consentState(consent, now) !== 'expired') return collectionResult([]);
-          const tasks = await holdForLapsedConsent(consent, 'expired', now, tx, (r, o) => tx.write(r, o ?? { method: 'PUT' }));
-          await tx.remember(DONE, id, String(current.version), now + DONE_FOR_MICROS);
-          consents++;
-          held += tasks.length;
-          return collectionResult([current, ...tasks]);
-        });
+        try {
+          await run(GATEWAY_CALLER, { subtype: 'consent-expiry', type: 'Consent', description }, async (tx) => {
+            const current = await tx.read('Consent', id);
+            const consent = current?.resource as (fhir4.Consent & { id: string }) | undefined;
+            if (!current || !consent || consentState(consent, now) !== 'expired') return collectionResult([]);
+            const tasks = await holdForLapsedConsent(consent, 'expired', now, tx, (r, o) => tx.write(r, o ?? { method: 'PUT' }));
+            await tx.remember(DONE, id, String(current.version), now + DONE_FOR_MICROS);
+            consents++;
+            held += tasks.length;
+            return collectionResult([current, ...tasks]);
+          });
+        } catch (e) {
+          // Refused (and audited) or failed: the others go on; the next run tries this one again.
+          failed++;
+          logger.error({ consent: id, err: (e as Error).message }, 'acting on an ended Consent failed');
+        }
       }
-      return { consents, held };
+      return { consents, held, failed };
     },
   };
 }

@@ -28,6 +28,6 @@ export function scheduledJobs({ store, run, deployment, baseUrl, logger, deliver
     { job: auditVerificationJob(store, baseUrl, logger), schedule: s.auditVerification },
     { job: cleanupJob(store), schedule: s.cleanup },
     { job: slaEscalationJob(store, run, deployment, logger), schedule: s.slaEscalation },
-    { job: consentExpiryJob(store, run), schedule: s.consentExpiry },
+    { job: consentExpiryJob(store, run, logger), schedule: s.consentExpiry },
   ];
 }

@@ -33,16 +33,23 @@ export function slaEscalationJob(store: Store, run: RunInteraction, deployment: 
         ],
       }, (s) => isOverdue(s.resource as fhir4.Task, cutoff));
       let escalated = 0;
+      let failed = 0;
       for (const { id } of overdue) {
         const description = `SLA escalation: Task/${id} still requested after ${days} working days`;
-        const result = await run(GATEWAY_CALLER, { subtype: 'sla-escalation', type: 'Task', description }, async (tx) => {
-          const current = await tx.read('Task', id);
-          const written = current ? await escalateOverdue(current, cutoff, deployment, tx) : [];
-          return collectionResult(written);
-        });
-        if ((result.resource as fhir4.Bundle).entry?.length) escalated++;
+        try {
+          const result = await run(GATEWAY_CALLER, { subtype: 'sla-escalation', type: 'Task', description }, async (tx) => {
+            const current = await tx.read('Task', id);
+            const written = current ? await escalateOverdue(current, cutoff, deployment, tx) : [];
+            return collectionResult(written);
+          });
+          if ((result.resource as fhir4.Bundle).entry?.length) escalated++;
+        } catch (e) {
+          // Refused (and audited) or failed: the others go on; the next run tries this one again.
+          failed++;
+          logger.error({ task: id, err: (e as Error).message }, 'SLA escalation of a Task failed');
+        }
       }
-      return { escalated };
+      return { escalated, failed };
     },
   };
 }

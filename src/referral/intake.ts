@@ -63,14 +63,16 @@ const NOT_IN_FORCE: Record<ConsentState, string> = {
 };
 
 /**
- * A practice records that consent was withdrawn or refused (its Consent no longer in force, where the
- * version before was): the referrals resting on it stop being shared at once (workflow/consent-hold.ts).
+ * A practice changes a Consent that is not in force after the change (withdrawn, refused, ended): the
+ * referrals resting on it stop being shared at once (workflow/consent-hold.ts). Whatever the version
+ * before said: one that had ended unnoticed by the hourly job is acted on here too; a second change of
+ * a withdrawn Consent finds nothing left to do.
  */
 async function consentChanged(stored: Stored, previous: Stored | undefined, tx: StoreTx, serverWrite: Write): Promise<void> {
   if (!previous) return;
   const now = tx.now();
   const state = consentState(stored.resource as fhir4.Consent, now);
-  if (state === 'in-force' || consentState(previous.resource as fhir4.Consent, now) !== 'in-force') return;
+  if (state === 'in-force') return;
   await holdForLapsedConsent(stored.resource as fhir4.Consent & { id: string }, state === 'expired' ? 'expired' : 'withdrawn', now, tx, serverWrite);
 }
 

@@ -13,6 +13,8 @@ export interface DeliveryEvent {
   resource: string;
   /** The patient the resource concerns (`Patient/<id>`), so that withdrawn consent can withhold what is still owed. */
   patient?: string;
+  /** The organisation (ODS code) it is owed to: the practice of an endpoint, the subscriber's organisation. */
+  org?: string;
 }
 
 /**
@@ -67,8 +69,8 @@ export interface DeliveryQueue {
   get(seq: number): Promise<Delivery | undefined>;
   /** A failed event back to pending, due at `now`, its tries counted from zero; undefined if it is not failed. */
   retry(seq: number, now: Micros): Promise<Delivery | undefined>;
-  /** Withholds the pending events about `patient` owed to any of `receivers`; answers how many. */
-  withhold(patient: string, receivers: readonly string[], now: Micros): Promise<number>;
+  /** Withholds the pending events about `patient` owed to any of the organisations `orgs`; answers how many. */
+  withhold(patient: string, orgs: readonly string[], now: Micros): Promise<number>;
   /** Removes delivered and withheld events settled before `before`; answers how many. */
   purgeSettled(before: Micros): Promise<number>;
   /** How many events are pending (and of those, due before `overdueBefore`) and failed. */

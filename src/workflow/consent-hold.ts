@@ -23,8 +23,8 @@ export function heldForConsent(task: fhir4.Task): boolean {
   return task.status === 'on-hold' && (task.statusReason?.coding ?? []).some((c) => c.system === LOCAL_STATUS_REASON_SYSTEM && HELD_CODES.has(c.code ?? ''));
 }
 
-/** The statuses a consent lapse interrupts: work under way or about to be. on-hold stays as its owner set it. */
-const INTERRUPTED = new Set(['requested', 'accepted', 'in-progress']);
+/** The statuses a consent lapse interrupts: every open one (a Task its owner had put on hold is held for consent too). */
+const INTERRUPTED = new Set(['requested', 'accepted', 'in-progress', 'on-hold']);
 
 const idOf = (ref: string | undefined, type: string) => (ref?.startsWith(`${type}/`) ? ref.slice(type.length + 1) : undefined);
 
@@ -32,9 +32,9 @@ const idOf = (ref: string | undefined, type: string) => (ref?.startsWith(`${type
  * A Consent no longer lets its referrals be shared (issue 9): every open Task of each referral resting
  * on it alone (the referral's Task and its hand-ons to community groups) goes on hold with the reason,
  * and the community groups those referrals were handed on to lose sight of the patient at once (their
- * grant of the Patient is revoked, unless another referral with consent still hands them the patient).
- * The outbox withholds what it still owed them (delivery/consent-withholding.ts). Idempotent: run
- * again, it finds nothing left to do. Answers the Tasks it put on hold.
+ * grant of the Patient is revoked, unless another referral with consent that the acting party sees
+ * still hands them the patient), and what the outbox still owed them about the patient is withheld.
+ * Idempotent: run again, it finds nothing left to do. Answers the Tasks it put on hold.
  *
  * DESIGN.md's state machine has no requested → on-hold; a lapse of consent is the one way there, so
  * that a referral not yet accepted is not worked either. Its owner resumes it (on-hold → in-progress)
@@ -57,7 +57,7 @@ export async function holdForLapsedConsent(
   const underLapse = (t: Task) => affected.has(t.id) || affected.has(parentOf(t) ?? '');
   const held: Stored[] = [];
   for (const { stored, task } of tasks) {
-    if (!underLapse(task) || !INTERRUPTED.has(task.status)) continue;
+    if (!underLapse(task) || !INTERRUPTED.has(task.status) || heldForConsent(task)) continue;
     const { meta: _meta, ...rest } = task;
     held.push(await write({ ...rest, status: 'on-hold', statusReason: { coding: [REASON[lapse]], text: lapseText(lapse, consent) } } as Task,
       { method: 'PUT', expectVersion: stored.version }));
@@ -69,7 +69,12 @@ export async function holdForLapsedConsent(
   const keep = await assetsOf((t) => !underLapse(t) && isOpen(t.status) && !heldForConsent(t));
   const revoked = [...await assetsOf(underLapse)].filter((o): o is string => o !== undefined && !keep.has(o));
   const patientId = idOf(patient, 'Patient');
-  if (patientId && revoked.length) await tx.revoke('Patient', patientId, revoked);
+  if (patientId && revoked.length) {
+    await tx.revoke('Patient', patientId, revoked);
+    // What the outbox still owed those groups about the patient is not sent; the news of the holds,
+    // enqueued after this by the interaction's outbox, is (id only).
+    await tx.deliveries.withhold(patient, revoked, tx.now());
+  }
   return held;
 }
 
@@ -87,10 +92,11 @@ export async function resumeHandOns(task: Task, tx: StoreTx, write: Write): Prom
   for (const child of await referencing(tx, 'Task', 'part-of', `Task/${task.id}`)) {
     const hand = child.resource as Task;
     if (!heldForConsent(hand)) continue;
-    // The version before the hold (notes may have been added while it was held).
+    // The version before the hold (notes may have been added while it was held): its status, and the
+    // reason if its owner had put it on hold before.
     let before: Task | undefined;
     for (let v = child.version - 1; v >= 1 && (!before || heldForConsent(before)); v--) before = (await tx.vread('Task', child.id, v))?.resource as Task | undefined;
-    const status = before && INTERRUPTED.has(before.status) ? before.status : 'requested';
+    const status = before && INTERRUPTED.has(before.status) && !heldForConsent(before) ? before.status : 'requested';
     const { meta: _meta, statusReason: _reason, ...rest } = hand;
     // Written open again, the hand-on shares its patient with its community group again (grants.ts).
     await write({ ...rest, status, ...(before?.statusReason ? { statusReason: before.statusReason } : {}) } as Task, { method: 'PUT', expectVersion: child.version });

@@ -5,6 +5,10 @@ import type { Stored, StoreTx } from '../store/store.js';
 
 type Task = fhir4.Task & { id: string };
 
+/** Claim scope of the Tasks escalated, kept for two years: far longer than any referral waits. */
+const ESCALATED = 'sla-escalated';
+const ESCALATION_REMEMBERED_MICROS = 2 * 365 * 86_400_000_000;
+
 /** The gateway's own Task.businessStatus (profiles/CodeSystem-sp-task-business-status.json). */
 export const OVERDUE = { system: 'https://signpost.health/fhir/CodeSystem/sp-task-business-status', code: 'overdue', display: 'Overdue' };
 
@@ -30,7 +34,9 @@ export function isOverdue(task: fhir4.Task, cutoffMicros: number): boolean {
  */
 export async function escalateOverdue(current: Stored, cutoffMicros: number, deployment: Deployment, tx: StoreTx): Promise<Stored[]> {
   const task = current.resource as Task;
-  if (!isOverdue(task, cutoffMicros)) return [];
+  // Once per Task: its owner may replace the marker with a businessStatus of its own.
+  if (!isOverdue(task, cutoffMicros) || await tx.recall(ESCALATED, task.id)) return [];
+  await tx.remember(ESCALATED, task.id, String(current.version), tx.now() + ESCALATION_REMEMBERED_MICROS);
   const days = deployment.sla.requestedWorkingDays;
   const { meta: _meta, ...rest } = task;
   const marked = await tx.write({

@@ -129,9 +129,14 @@ export function workflowRules(cfg: WorkflowConfig): WriteRulesByType {
       }
     }
     const hasReason = reasoned(candidate);
+    requireGatewaysConsentHold(candidate, current);
     if (reassigning) {
       if (caller.role !== 'link-worker' || current.partOf?.length) {
         throw unprocessable('business-rule', 'Only a social prescribing service reassigns, and only the Task of a referral', 'Task.owner');
+      }
+      // A referral whose patient's consent has lapsed goes nowhere: that would open it to another service.
+      if (heldForConsent(current) || !(await referralOf(current, tx).then((sr) => sr && referralHasConsent(sr, tx, tx.now())))) {
+        throw unprocessable('business-rule', 'The patient\'s consent to this referral is not in force (withdrawn or ended): it cannot be passed to another service', 'Task.owner');
       }
       if (kindOf(to) !== 'sp-service') {
         throw unprocessable('business-rule', 'A referral\'s Task is reassigned to another configured social prescribing service', 'Task.owner');
@@ -218,6 +223,20 @@ async function requireConsentToResume(current: Task, tx: StoreTx): Promise<void>
   const referral = await referralOf(current, tx);
   if (!referral || !(await referralHasConsent(referral, tx, tx.now()))) {
     throw unprocessable('business-rule', 'This Task is on hold because the patient\'s consent lapsed: it may be resumed once the practice records consent again (an active Consent the referral rests on)', 'Task.status');
+  }
+}
+
+/**
+ * The consent-hold reasons are the gateway's: an owner may not give them (a hold it makes is for
+ * another reason) nor take them away while the Task stays on hold (it resumes it, or cancels it).
+ */
+function requireGatewaysConsentHold(next: Task, current: Task): void {
+  const held = heldForConsent(current);
+  if (!held && heldForConsent(next)) {
+    throw unprocessable('business-rule', 'consent-withdrawn and consent-expired are set by the gateway when the practice records a lapse of consent', 'Task.statusReason');
+  }
+  if (held && next.status === 'on-hold' && canonicalJson(next.statusReason ?? null) !== canonicalJson(current.statusReason ?? null)) {
+    throw unprocessable('business-rule', 'This Task is on hold because the patient\'s consent lapsed: its reason stays until it is resumed (once consent is recorded again) or cancelled', 'Task.statusReason');
   }
 }
 

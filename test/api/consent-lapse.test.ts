@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUBSCRIPTION_SECRET_URL } from '../../src/delivery/subscriptions.js';
 import { consentExpiryJob } from '../../src/jobs/consent-expiry.js';
@@ -162,6 +163,54 @@ describe('a practice withdraws consent', () => {
   });
 });
 
+describe('the consent hold is the gateway\'s', () => {
+  const CONSENT_WITHDRAWN = { coding: [{ system: 'https://signpost.health/fhir/CodeSystem/sp-task-status-reason', code: 'consent-withdrawn' }] };
+  const AT_CAPACITY = { coding: [{ system: 'https://signpost.health/fhir/CodeSystem/sp-task-status-reason', code: 'asset-unavailable' }] };
+
+  it('an owner may neither give the consent reasons nor swap them away to resume or share without consent', async () => {
+    const r = await handedOn(960_070);
+    expectOutcome(await moveTask(lw, r.task, { status: 'on-hold', statusReason: CONSENT_WITHDRAWN }), { status: 422, code: 'business-rule', expression: 'Task.statusReason' });
+    await setConsent(r.consentId, { status: 'inactive' });
+    const child = await read(asset, 'Task', r.child.id) as Versioned<fhir4.Task>;
+    expectOutcome(await moveTask(asset, child, { statusReason: AT_CAPACITY }), { status: 422, code: 'business-rule', expression: 'Task.statusReason' });
+    const held = await read(lw, 'Task', r.task.id) as Versioned<fhir4.Task>;
+    expectOutcome(await moveTask(lw, held, { statusReason: AT_CAPACITY }), { status: 422, code: 'business-rule', expression: 'Task.statusReason' });
+    expect((await asset.get(`/fhir/Patient/${r.patient}`)).status).toBe(404);
+  });
+
+  it('a held referral is not passed to another service', async () => {
+    const r = await handedOn(960_080);
+    await setConsent(r.consentId, { status: 'inactive' });
+    const held = await read(lw, 'Task', r.task.id) as Versioned<fhir4.Task>;
+    expectOutcome(await moveTask(lw, held, { owner: { reference: 'Organization/SP002' }, status: 'requested', statusReason: undefined }),
+      { status: 422, code: 'business-rule', expression: 'Task.owner' });
+  });
+
+  it('a group\'s own hold is held for consent too, and comes back as it was when consent is recorded again', async () => {
+    const r = await handedOn(960_090);
+    const accepted = await moved(asset, await read(asset, 'Task', r.child.id) as Versioned<fhir4.Task>, { status: 'accepted' });
+    const own = await moved(asset, accepted, { status: 'on-hold', statusReason: AT_CAPACITY });
+    await setConsent(r.consentId, { status: 'inactive' });
+    const held = await read(asset, 'Task', own.id) as Versioned<fhir4.Task>;
+    expect(reasonOf(held)).toBe('consent-withdrawn');
+    await moved(asset, held, { note: [{ text: 'waiting' }] });
+    expect((await asset.get(`/fhir/Patient/${r.patient}`)).status).toBe(404);
+    await setConsent(r.consentId, { status: 'active' });
+    await moved(lw, await read(lw, 'Task', r.task.id) as Versioned<fhir4.Task>, { status: 'in-progress', statusReason: undefined });
+    const back = await read(asset, 'Task', own.id) as fhir4.Task;
+    expect([back.status, reasonOf(back)]).toEqual(['on-hold', 'asset-unavailable']);
+  });
+
+  it('a Consent that ended unnoticed and is then withdrawn is acted on at the withdrawal', async () => {
+    const r = await handedOn(960_100);
+    // Ended yesterday: the hourly job has not run yet.
+    await setConsent(r.consentId, { provision: { type: 'permit', period: { start: '2025-01-01', end: new Date(Date.now() - 86_400_000).toISOString().slice(0, 10) } } });
+    expect((await read(lw, 'Task', r.task.id) as fhir4.Task).status).toBe('on-hold');
+    await setConsent(r.consentId, { status: 'inactive' });
+    expect((await read(lw, 'Task', r.task.id) as fhir4.Task).status).toBe('on-hold');
+  });
+});
+
 describe('a patient referred twice', () => {
   it('keeps the group\'s view through the referral that still has consent, and loses it with the last', async () => {
     const first = await handedOn(960_060);
@@ -184,17 +233,17 @@ describe('the consent-expiry job (controllable clock)', () => {
     const end = new Date((now + 2 * DAY) / 1000).toISOString().slice(0, 10);
     const r = await handedOn(960_050);
     await setConsent(r.consentId, { provision: { type: 'permit', period: { start: '2025-01-01', end } } });
-    const job = consentExpiryJob(gw.store, gw.run);
-    expect(await job.run(now)).toEqual({ consents: 0, held: 0 }); // not yet ended
+    const job = consentExpiryJob(gw.store, gw.run, pino({ level: 'silent' }));
+    expect(await job.run(now)).toEqual({ consents: 0, held: 0, failed: 0 }); // not yet ended
     expect((await read(lw, 'Task', r.task.id) as fhir4.Task).status).toBe('in-progress');
 
     const later = now + 4 * DAY;
-    expect(await job.run(later)).toEqual({ consents: 1, held: 2 });
+    expect(await job.run(later)).toEqual({ consents: 1, held: 2, failed: 0 });
     const task = await read(lw, 'Task', r.task.id) as fhir4.Task;
     expect([task.status, reasonOf(task)]).toEqual(['on-hold', 'consent-expired']);
     expect(task.statusReason?.text).toContain(end);
     expect((await asset.get(`/fhir/Patient/${r.patient}`)).status).toBe(404);
-    expect(await job.run(later)).toEqual({ consents: 0, held: 0 });
+    expect(await job.run(later)).toEqual({ consents: 0, held: 0, failed: 0 });
 
     const audit = await auditor.get(`/fhir/AuditEvent?subtype=consent-expiry&entity=Consent/${r.consentId}`);
     const events = (audit.body.entry as { resource: fhir4.AuditEvent }[]).map((e) => e.resource);

@@ -73,7 +73,7 @@ describe('SLA escalation', () => {
     expect(events[0]!.outcomeDesc).toBe(`SLA escalation: Task/${task.id} still requested after 3 working days`);
     expect(events[0]!.agent[0]?.who?.identifier?.value).toBe('signpost');
 
-    expect(await job().run(later)).toEqual({ escalated: 0 });
+    expect(await job().run(later)).toEqual({ escalated: 0, failed: 0 });
     expect((await readTask(task.id)).meta.versionId).toBe('2');
     // No holiday listed for the year it ran in: said once per run, as a warning.
     expect(logs.some((l) => l.level === 40 && /sla\.holidays lists no holiday/.test(l.msg))).toBe(true);

@@ -3,8 +3,8 @@ import type { DeliveryEvent } from '../../src/store/deliveries.js';
 import { freshStorePerTest, type StoreHarness } from './store-contract.js';
 
 const SECOND = 1_000_000;
-const event = (receiver: string, stream: string, n: number, patient?: string): DeliveryEvent => ({
-  receiver, stream, resource: `Task/${stream}/_history/${n}`, ...(patient ? { patient } : {}),
+const event = (receiver: string, stream: string, n: number, patient?: string, org?: string): DeliveryEvent => ({
+  receiver, stream, resource: `Task/${stream}/_history/${n}`, ...(patient ? { patient } : {}), ...(org ? { org } : {}),
 });
 
 /** The outbox (store/deliveries.ts) every store keeps: leases, order per stream, settling, dead letters. */
@@ -76,12 +76,12 @@ export function deliveryQueueContract(name: string, harness: () => StoreHarness)
       expect((await lease('w1', now + 1)).map((d) => d.seq)).toEqual([bad!.seq]);
     });
 
-    it('withholds a patient\'s pending events to the receivers named, and purges what was settled long ago', async () => {
+    it('withholds a patient\'s pending events owed to the organisations named, and purges what was settled long ago', async () => {
       await t.store.transaction((tx) => tx.deliveries.enqueue([
-        event('subscription:v', 's1', 1, 'Patient/p'), event('endpoint:A', 's1', 1, 'Patient/p'), event('subscription:v', 's2', 1, 'Patient/q'),
+        event('subscription:v', 's1', 1, 'Patient/p', 'V001'), event('endpoint:A', 's1', 1, 'Patient/p', 'A81001'), event('subscription:v', 's2', 1, 'Patient/q', 'V001'),
       ]));
       const now = await clock();
-      expect(await t.store.transaction((tx) => tx.deliveries.withhold('Patient/p', ['subscription:v'], now))).toBe(1);
+      expect(await t.store.transaction((tx) => tx.deliveries.withhold('Patient/p', ['V001'], now))).toBe(1);
       expect((await lease('w1', now)).map((d) => [d.receiver, d.patient])).toEqual([['endpoint:A', 'Patient/p'], ['subscription:v', 'Patient/q']]);
       expect((await t.store.transaction((tx) => tx.deliveries.list({ state: 'withheld', limit: 10 }))).map((d) => d.patient)).toEqual(['Patient/p']);
       expect(await t.store.transaction((tx) => tx.deliveries.purgeSettled(now))).toBe(0);

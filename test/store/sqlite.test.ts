@@ -118,8 +118,9 @@ describe('SQLite audit reference index', () => {
       await store.close();
       // Back to schema 5 as it left these events: references in audit_ref_pending, hex-encoded, none indexed.
       const raw = new Sqlite(h.file);
-      // (and without the tables of later migrations: 8's outbox)
-      raw.exec(`DROP TABLE audit_ref_indexed; ALTER TABLE audit_event DROP COLUMN refs; DROP TABLE delivery; DELETE FROM schema_migration WHERE version >= 6;
+      // (and without the tables of later migrations: 8's outbox, 9's report facts)
+      raw.exec(`DROP TABLE audit_ref_indexed; ALTER TABLE audit_event DROP COLUMN refs; DROP TABLE delivery; DROP TABLE referral_fact; DROP TABLE score_fact;
+        DELETE FROM schema_migration WHERE version >= 6;
         CREATE TABLE audit_ref_pending (seq integer PRIMARY KEY, refs text NOT NULL)`);
       for (let seq = 1; seq <= 3; seq++) raw.prepare('INSERT INTO audit_ref_pending VALUES (?, ?)').run(seq, Buffer.from(`Patient/p${seq}`).toString('hex'));
       raw.close();

@@ -41,7 +41,7 @@ export interface Database {
   audit_ref_indexed: { through: number };
   /** The outbox (migration 8): see store/deliveries.ts. `lease_until` 0: not leased. */
   delivery: {
-    seq: Generated<number>; receiver: string; stream: string; resource: string; patient: string | null; state: string;
+    seq: Generated<number>; receiver: string; stream: string; resource: string; patient: string | null; org: string | null; state: string;
     attempts: number; created: number; due: number; lease_holder: string | null; lease_until: number;
     last_error: string | null; settled_at: number | null;
   };

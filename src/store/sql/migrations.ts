@@ -215,7 +215,8 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
   {
     version: 9,
     // The reports' read model (store/report-facts.ts): a report selects the referrals of some practices
-    // received in a period, by (practice, received); their scores by referral.
+    // received in a period, by (practice, received); their scores by referral. And the organisation each
+    // outbox event is owed to, so that lapsed consent withholds exactly the groups that lose the patient.
     up: (db, dialect) => {
       const big = dialect === 'sqlite' ? 'integer' : 'bigint';
       const real = dialect === 'sqlite' ? 'real' : 'double precision';
@@ -241,6 +242,7 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
           .addColumn('latest', real, (c) => c.notNull())
           .addColumn('count', 'integer', (c) => c.notNull())
           .addPrimaryKeyConstraint('score_fact_pk', ['referral', 'code']),
+        db.schema.alterTable('delivery').addColumn('org', 'text'),
       ];
     },
   },

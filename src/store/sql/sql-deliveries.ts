@@ -11,6 +11,7 @@ function toDelivery(r: Row): Delivery {
   return {
     seq: Number(r.seq), receiver: r.receiver, stream: r.stream, resource: r.resource,
     ...(r.patient ? { patient: r.patient } : {}),
+    ...(r.org ? { org: r.org } : {}),
     state: r.state as DeliveryState, attempts: Number(r.attempts), created: Number(r.created), due: Number(r.due),
     ...(r.last_error ? { lastError: r.last_error } : {}),
     ...(r.settled_at !== null ? { settledAt: Number(r.settled_at) } : {}),
@@ -37,7 +38,7 @@ export class SqlDeliveryQueue implements DeliveryQueue {
     for (let i = 0; i < events.length; i += INSERT_CHUNK) {
       const chunk = events.slice(i, i + INSERT_CHUNK);
       await this.sql.run(this.db.insertInto('delivery').values(chunk.map((e) => ({
-        receiver: e.receiver, stream: e.stream, resource: e.resource, patient: e.patient ?? null, state: 'pending',
+        receiver: e.receiver, stream: e.stream, resource: e.resource, patient: e.patient ?? null, org: e.org ?? null, state: 'pending',
         attempts: 0, created, due: created, lease_holder: null, lease_until: 0, last_error: null, settled_at: null,
       }))).compile());
     }
@@ -90,11 +91,11 @@ export class SqlDeliveryQueue implements DeliveryQueue {
     return rows[0] && toDelivery(rows[0]);
   }
 
-  async withhold(patient: string, receivers: readonly string[], now: Micros): Promise<number> {
-    if (receivers.length === 0) return 0;
+  async withhold(patient: string, orgs: readonly string[], now: Micros): Promise<number> {
+    if (orgs.length === 0) return 0;
     const rows = await this.sql.all<{ seq: number }>(this.db.updateTable('delivery')
       .set({ state: 'withheld', settled_at: now, lease_holder: null, lease_until: 0 })
-      .where('patient', '=', patient).where('state', '=', 'pending').where('receiver', 'in', [...receivers])
+      .where('patient', '=', patient).where('state', '=', 'pending').where('org', 'in', [...orgs])
       .returning('seq').compile());
     return rows.length;
   }
