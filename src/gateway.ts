@@ -30,6 +30,7 @@ import { createDeliveryWorker } from './delivery/delivery-setup.js';
 import { outboxWriter } from './delivery/outbox.js';
 import { subscriptionAnnouncer, subscriptionRules } from './delivery/subscriptions.js';
 import { createApp } from './http/app.js';
+import { reportOperations } from './reports/report-operation.js';
 import { projectReports } from './reports/report-projection.js';
 import { scheduledJobs } from './jobs/jobs.js';
 import { JobScheduler } from './jobs/scheduler.js';
@@ -125,7 +126,7 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
       context, info,
       authenticate,
       smartConfiguration: () => smartConfiguration(baseUrl()),
-      operations: [verifyOperation(store, context), processMessageOperation(context), ...deliveryOperations(context, enqueued)],
+      operations: [verifyOperation(store, context), processMessageOperation(context), ...deliveryOperations(context, enqueued), ...reportOperations(context, deployment)],
       auditRefusal: auditRefused,
     },
   });

@@ -1,0 +1,86 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { MEASURE_URL } from '../../src/reports/measure-report.js';
+import { expectOutcome } from '../fixtures/api.js';
+import { r4Errors } from '../fixtures/r4-validator.js';
+import { moveTask, refer } from '../fixtures/referrals.js';
+import { gatewayForFile } from '../fixtures/secure-gateway.js';
+
+/**
+ * Issue 10 over HTTP: `GET /fhir/MeasureReport/$social-prescribing` for commissioners (their own
+ * practices) and auditors, on referrals made through the gateway here: 9 from A81001, 8 of them accepted.
+ */
+
+const t = gatewayForFile(['referrer', 'linkWorker', 'commissioner', 'auditor']);
+const today = new Date().toISOString().slice(0, 10);
+const period = `period-start=${today}&period-end=${today}`;
+
+beforeAll(async () => {
+  for (let i = 0; i < 9; i++) {
+    const r = await refer(t.referrer, t.linkWorker, 9_800_000 + i * 11);
+    if (i < 8) expect((await moveTask(t.linkWorker, r.task, { status: 'accepted' })).status).toBe(200);
+  }
+});
+
+type Group = fhir4.MeasureReportGroup;
+const groupOf = (report: fhir4.MeasureReport, code: string): Group => report.group!.find((g) => g.code?.coding?.[0]?.code === code)!;
+const countOf = (g: Pick<Group, 'population'>) => g.population?.[0]?.count;
+const stratum = (g: Group, stratifier: string, code: string) => g.stratifier!.find((s) => s.code?.[0]?.coding?.[0]?.code === stratifier)!
+  .stratum!.find((s) => (s.value?.coding?.[0]?.code ?? s.value?.text) === code)!;
+
+describe('the social prescribing report', () => {
+  it('answers a commissioner with a valid R4 MeasureReport of its practices\' referrals in the period', async () => {
+    const res = await t.commissioner.get(`/fhir/MeasureReport/$social-prescribing?${period}`);
+    expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+    const report = res.body as fhir4.MeasureReport;
+    expect(report).toMatchObject({ resourceType: 'MeasureReport', status: 'complete', type: 'summary', measure: MEASURE_URL, period: { start: today, end: today }, reporter: { reference: 'Organization/QWE' } });
+    expect(r4Errors(report)).toEqual([]);
+    expect(countOf(groupOf(report, 'received'))).toBe(9);
+    expect(countOf(groupOf(report, 'accepted'))).toBe(8);
+    expect(countOf(groupOf(report, 'declined'))).toBe(0);
+    expect(countOf(stratum(groupOf(report, 'received'), 'practice', 'A81001'))).toBe(9);
+  });
+
+  it('publishes no count from 1 to 7, masking with data-absent-reason', async () => {
+    const report = (await t.commissioner.get(`/fhir/MeasureReport/$social-prescribing?${period}`)).body as fhir4.MeasureReport;
+    const days = groupOf(report, 'days-to-acceptance');
+    expect(countOf(days)).toBe(8);
+    expect(days.measureScore?.value).toBeGreaterThanOrEqual(0);
+    const masked = report.group!.flatMap((g) => g.stratifier!.flatMap((s) => s.stratum!)).filter((s) => s.population?.[0]?._count);
+    for (const s of masked) expect(s.population![0]!._count!.extension![0]).toEqual({ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'masked' });
+    for (const g of report.group!) {
+      for (const s of [g, ...g.stratifier!.flatMap((x) => x.stratum!)]) {
+        const n = s.population?.[0]?.count;
+        if (n !== undefined) expect(n === 0 || n >= 8, `${g.code?.coding?.[0]?.code}: ${n}`).toBe(true);
+      }
+    }
+  });
+
+  it('covers every configured practice for an auditor, and one when asked', async () => {
+    const all = (await t.auditor.get(`/fhir/MeasureReport/$social-prescribing?${period}`)).body as fhir4.MeasureReport;
+    expect(all.reporter).toBeUndefined();
+    const received = groupOf(all, 'received');
+    expect(received.stratifier!.find((s) => s.code?.[0]?.coding?.[0]?.code === 'practice')!.stratum!.map((s) => s.value?.coding?.[0]?.code)).toEqual(['A81001', 'B82002']);
+    expect(countOf(stratum(received, 'practice', 'B82002'))).toBe(0);
+    const one = (await t.auditor.get(`/fhir/MeasureReport/$social-prescribing?${period}&practice=B82002`)).body as fhir4.MeasureReport;
+    expect(countOf(groupOf(one, 'received'))).toBe(0);
+  });
+
+  it('counts nothing outside the period', async () => {
+    const report = (await t.commissioner.get('/fhir/MeasureReport/$social-prescribing?period-start=2020-01-01&period-end=2020-12-31')).body as fhir4.MeasureReport;
+    expect(countOf(groupOf(report, 'received'))).toBe(0);
+  });
+
+  it('refuses other roles, another commissioner\'s practice and bad periods, and audits the report', async () => {
+    for (const client of [t.referrer, t.linkWorker]) {
+      expectOutcome(await client.get(`/fhir/MeasureReport/$social-prescribing?${period}`), { status: 403, code: 'forbidden' });
+    }
+    expectOutcome(await t.commissioner.get(`/fhir/MeasureReport/$social-prescribing?${period}&practice=B82002`), { status: 403, code: 'forbidden', expression: 'practice' });
+    expectOutcome(await t.commissioner.get('/fhir/MeasureReport/$social-prescribing?period-end=2026-01-01'), { status: 400, code: 'required', expression: 'period-start' });
+    expectOutcome(await t.commissioner.get('/fhir/MeasureReport/$social-prescribing?period-start=2026-02-30&period-end=2026-03-01'), { status: 400, code: 'value', expression: 'period-start' });
+    expectOutcome(await t.commissioner.get('/fhir/MeasureReport/$social-prescribing?period-start=2026-03-01&period-end=2026-02-01'), { status: 400, code: 'value', expression: 'period-end' });
+    const audit = await t.auditor.get('/fhir/AuditEvent?subtype=social-prescribing&outcome=0');
+    expect((audit.body.entry ?? []).length).toBeGreaterThanOrEqual(1);
+    const refused = await t.auditor.get('/fhir/AuditEvent?subtype=social-prescribing&outcome=4');
+    expect((refused.body.entry ?? []).length).toBeGreaterThanOrEqual(6);
+  });
+});
