@@ -30,6 +30,7 @@ import { createDeliveryWorker } from './delivery/delivery-setup.js';
 import { outboxWriter } from './delivery/outbox.js';
 import { subscriptionAnnouncer, subscriptionRules } from './delivery/subscriptions.js';
 import { createApp } from './http/app.js';
+import { materialiseMeasure } from './reports/measure.js';
 import { reportOperations } from './reports/report-operation.js';
 import { projectReports } from './reports/report-projection.js';
 import { scheduledJobs } from './jobs/jobs.js';
@@ -89,6 +90,7 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
   const profilesDir = path.join(packageRoot(), 'profiles');
   const questionnaires = Questionnaires.load(profilesDir);
   await questionnaires.materialise(store);
+  await materialiseMeasure(store, profilesDir);
   // One set of rules per type: intake's are Patient, Consent and ServiceRequest; the workflow's, Task;
   // the outcomes', QuestionnaireResponse.
   const statusReasons = loadTaskStatusReasons(profilesDir);

@@ -55,6 +55,20 @@ describe('the social prescribing report', () => {
     }
   });
 
+  it('names our Measure, which every client may read and which lists exactly the report\'s groups', async () => {
+    const found = await t.commissioner.get(`/fhir/Measure?url=${encodeURIComponent(MEASURE_URL)}`);
+    expect(found.status).toBe(200);
+    const measure = found.body.entry[0].resource as fhir4.Measure;
+    expect(r4Errors(measure)).toEqual([]);
+    const report = (await t.commissioner.get(`/fhir/MeasureReport/$social-prescribing?${period}`)).body as fhir4.MeasureReport;
+    const codes = (groups: { code?: fhir4.CodeableConcept }[] | undefined) => (groups ?? []).map((g) => g.code?.coding?.[0]?.code);
+    expect(codes(report.group)).toEqual(codes(measure.group));
+    for (const g of measure.group!) {
+      const reported = groupOf(report, g.code!.coding![0]!.code!);
+      expect(reported.stratifier!.map((s) => s.code![0]!.coding![0]!.code)).toEqual(g.stratifier!.map((s) => s.code!.coding![0]!.code));
+    }
+  });
+
   it('covers every configured practice for an auditor, and one when asked', async () => {
     const all = (await t.auditor.get(`/fhir/MeasureReport/$social-prescribing?${period}`)).body as fhir4.MeasureReport;
     expect(all.reporter).toBeUndefined();
