@@ -18,6 +18,8 @@ export interface FhirOperation {
   /** An express path under /fhir, `$` escaped (e.g. '/AuditEvent/\\$verify'). */
   path: string;
   handler: RequestHandler;
+  /** Media types it answers in besides FHIR JSON, when Accept asks for one (res.locals.mediaType says which). */
+  alsoProduces?: readonly string[];
 }
 
 export interface FhirRouterOptions {
@@ -76,7 +78,8 @@ export function fhirRouter({ context: ctx, info, authenticate, smartConfiguratio
   const router = express.Router();
   const metadata = () => JSON.stringify(capabilityStatement(info));
 
-  router.use(negotiateJson);
+  const literal = (path: string) => path.replaceAll('\\$', '$');
+  router.use(negotiateJson((path) => operations.find((op) => op.alsoProduces && literal(op.path) === path)?.alsoProduces ?? []));
   router.get('/metadata', (req, res) => void res.type(responseType(req, res)).send(metadata()));
   router.get('/.well-known/smart-configuration', (_req, res) => void res.json(smartConfiguration()));
   router.use(authenticate);

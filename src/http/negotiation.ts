@@ -27,9 +27,18 @@ function mediaType(format: string | null, accept: string, types: string[]): stri
 /**
  * FHIR is served as JSON only: `_format` or an Accept header that rules JSON out answers 406, before
  * any work is done. What the response will be sent as is decided here too (`responseType`), so that the
- * headers are read once per request.
+ * headers are read once per request. `alternatives`: the other media types a path also offers (an
+ * operation's CSV), chosen when the Accept header names one before any JSON type.
  */
-export function negotiateJson(req: Request, res: Response, next: NextFunction): void {
+export const negotiateJson = (alternatives: (path: string) => readonly string[] = () => []) => (req: Request, res: Response, next: NextFunction): void => {
+  const offered = alternatives(req.path);
+  if (offered.length > 0 && req.headers.accept) {
+    const first = acceptedTypes(req.headers.accept).find((t) => offered.includes(t) || t === 'application/json' || t === 'application/fhir+json');
+    if (first && offered.includes(first)) {
+      res.locals.mediaType = `${first}; charset=utf-8`;
+      return next();
+    }
+  }
   const format = formatParam(req);
   if (format !== null && !JSON_FORMATS.includes(format.toLowerCase().split(';')[0]!.trim())) {
     return next(new FhirError(406, 'not-supported', `_format=${format} is not supported: this server speaks FHIR JSON only`, '_format'));
@@ -42,7 +51,7 @@ export function negotiateJson(req: Request, res: Response, next: NextFunction): 
   }
   res.locals.mediaType = mediaType(format, accept, types);
   next();
-}
+};
 
 /** Content types the FHIR routes read, by method: a body that is not what they read answers 415. */
 

@@ -5,7 +5,10 @@ import type { Caller, FhirContext } from '../fhir/interaction.js';
 import type { FhirOperation } from '../http/fhir-routes.js';
 import { londonMidnight } from '../workflow/working-days.js';
 import { measureReport } from './measure-report.js';
-import { socialPrescribingFigures } from './social-prescribing.js';
+import { reportCsv } from './report-csv.js';
+import { socialPrescribingFigures, type GroupFigures } from './social-prescribing.js';
+
+const CSV = 'text/csv';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -51,7 +54,8 @@ function practicesFor(caller: Caller, deployment: Deployment, practice: string |
  * `GET /fhir/MeasureReport/$social-prescribing?period-start=&period-end=[&practice=]` (DESIGN.md
  * "Reports"): referrals received in the period (London calendar days, both inclusive) from the
  * practices the caller may report on, as a MeasureReport of our Measure with every figure through
- * disclosure control. Audited like any interaction; nothing patient-level is read by the caller.
+ * disclosure control; as CSV when Accept asks for text/csv. Audited like any interaction; nothing
+ * patient-level is read by the caller.
  */
 function report(ctx: FhirContext, deployment: Deployment): RequestHandler {
   return async (req, res, next) => {
@@ -59,19 +63,22 @@ function report(ctx: FhirContext, deployment: Deployment): RequestHandler {
       const caller = res.locals.caller as Caller;
       res.locals.audited = true;
       const query = new URLSearchParams(req.query as Record<string, string>).toString();
+      let figures: GroupFigures[] = [];
       const result = await ctx.run(caller, { subtype: 'social-prescribing', type: 'MeasureReport', query }, async (tx) => {
         const start = date(req, 'period-start');
         const end = date(req, 'period-end');
         if (end < start) throw new FhirError(400, 'value', 'period-end must not be before period-start', 'period-end');
         const practices = practicesFor(caller, deployment, param(req, 'practice', false));
         const scope = { from: londonMidnight(start) * 1000, to: londonMidnight(nextDay(end)) * 1000, practices };
-        const figures = socialPrescribingFigures({ facts: await tx.reportFacts.referrals(scope), scores: await tx.reportFacts.scores(scope), practices });
+        figures = socialPrescribingFigures({ facts: await tx.reportFacts.referrals(scope), scores: await tx.reportFacts.scores(scope), practices });
         const resource = measureReport(figures, {
           start, end, date: new Date(tx.now() / 1000).toISOString(), ...(caller.role === 'commissioner' ? { reporter: caller.organization } : {}),
         });
         return { status: 200, resource };
       });
-      res.status(200).type('application/fhir+json; charset=utf-8').send(JSON.stringify(result.resource));
+      const csv = String(res.locals.mediaType ?? '').startsWith(CSV);
+      if (csv) res.status(200).type(`${CSV}; charset=utf-8`).send(reportCsv(figures));
+      else res.status(200).type('application/fhir+json; charset=utf-8').send(JSON.stringify(result.resource));
     } catch (e) {
       next(e);
     }
@@ -79,5 +86,5 @@ function report(ctx: FhirContext, deployment: Deployment): RequestHandler {
 }
 
 export function reportOperations(ctx: FhirContext, deployment: Deployment): FhirOperation[] {
-  return [{ method: 'get', path: '/MeasureReport/\\$social-prescribing', handler: report(ctx, deployment) }];
+  return [{ method: 'get', path: '/MeasureReport/\\$social-prescribing', handler: report(ctx, deployment), alsoProduces: [CSV] }];
 }

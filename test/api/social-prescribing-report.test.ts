@@ -79,6 +79,24 @@ describe('the social prescribing report', () => {
     expect(countOf(groupOf(one, 'received'))).toBe(0);
   });
 
+  it('answers the same figures as CSV when asked, suppressed cells saying so, and only JSON or CSV', async () => {
+    const res = await t.commissioner.get(`/fhir/MeasureReport/$social-prescribing?${period}`).set('Accept', 'text/csv');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/csv/);
+    const lines = res.text.trimEnd().split('\r\n');
+    expect(lines[0]).toBe('group,stratifier,stratum,count,value,ci95_low,ci95_high');
+    expect(lines).toContain('received,,,9,,,');
+    expect(lines).toContain('accepted,practice,A81001,8,,,');
+    expect(lines).toContain('received,gender,other,0,,,');
+    const report = (await t.commissioner.get(`/fhir/MeasureReport/$social-prescribing?${period}`)).body as fhir4.MeasureReport;
+    const median = groupOf(report, 'days-to-acceptance').measureScore!.value!;
+    expect(lines).toContain(`days-to-acceptance,,,8,${median},,`);
+    // No count of 1 to 7 anywhere in the table.
+    for (const line of lines.slice(1)) expect(line.split(',')[3]).toMatch(/^(0|[89]|\d{2,}|suppressed)$/);
+    expect((await t.commissioner.get(`/fhir/MeasureReport/$social-prescribing?${period}`).set('Accept', 'text/html')).status).toBe(406);
+    expect((await t.commissioner.get('/fhir/Measure').set('Accept', 'text/csv')).status).toBe(406);
+  });
+
   it('counts nothing outside the period', async () => {
     const report = (await t.commissioner.get('/fhir/MeasureReport/$social-prescribing?period-start=2020-01-01&period-end=2020-12-31')).body as fhir4.MeasureReport;
     expect(countOf(groupOf(report, 'received'))).toBe(0);
