@@ -97,6 +97,28 @@ describe('the social prescribing report', () => {
     expect((await t.commissioner.get('/fhir/Measure').set('Accept', 'text/csv')).status).toBe(406);
   });
 
+  it('gives a commissioner no way to anything patient-level: FHIR, _include, history, the JSON API', async () => {
+    const { sr, patient, task } = await refer(t.referrer, t.linkWorker, 9_800_500);
+    const refusals = [
+      `/fhir/Patient/${patient}`, `/fhir/Patient?_id=${patient}`, `/fhir/Patient/${patient}/_history`, `/fhir/ServiceRequest/${sr}`,
+      `/fhir/Task/${task.id}`, `/fhir/Task?_include=Task:patient`,
+      '/fhir/Task/_history', '/fhir/_history', '/fhir/Observation', '/fhir/Communication', '/fhir/AuditEvent', '/fhir/Consent',
+    ];
+    for (const url of refusals) {
+      const res = await t.commissioner.get(url);
+      expect([403, 404], `${url}: ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`).toContain(res.status);
+      expect(JSON.stringify(res.body)).not.toContain(patient);
+    }
+    // Its own type reaches nothing else through _revinclude either.
+    const own = await t.commissioner.get('/fhir/MeasureReport?_revinclude=Provenance:target');
+    expect((own.body.entry ?? []).filter((e: fhir4.BundleEntry) => e.resource?.resourceType !== 'MeasureReport')).toEqual([]);
+    const json = await t.commissioner.get('/api/v1/referrals').set('Accept', 'application/json');
+    expect(json.status).toBe(403);
+    expect((await t.commissioner.get(`/api/v1/referrals/${sr}`).set('Accept', 'application/json')).status).toBe(403);
+    const refused = await t.auditor.get('/fhir/AuditEvent?agent=Organization/QWE&outcome=4&_count=100');
+    expect((refused.body.entry ?? []).length).toBeGreaterThanOrEqual(refusals.length);
+  });
+
   it('counts nothing outside the period', async () => {
     const report = (await t.commissioner.get('/fhir/MeasureReport/$social-prescribing?period-start=2020-01-01&period-end=2020-12-31')).body as fhir4.MeasureReport;
     expect(countOf(groupOf(report, 'received'))).toBe(0);
