@@ -43,6 +43,12 @@ function tokensOf(v: Json): { system: string | null; code: string }[] {
   return code ? [{ system: str(v.system) ?? null, code }] : [];
 }
 
+/** The id in a relative reference `Type/id` to a resource of `type`; undefined for any other reference. */
+export function idOfType(reference: string | undefined, type: string): string | undefined {
+  const [t, id, ...rest] = (reference ?? '').split('/');
+  return t === type && id && rest.length === 0 ? id : undefined;
+}
+
 /**
  * The "Type/id" a reference points to, for references this server can follow: relative ones, and
  * absolute ones under our own base URL. Others (urn:, external URLs, contained) are not indexed.

@@ -1,3 +1,4 @@
+import { idOfType } from '../fhir/index-values.js';
 import { randomUUID } from 'node:crypto';
 import type { WriteRules, WriteRulesByType } from '../auth/write-rules.js';
 import { organisationOf, organizationReference } from '../config/organizations.js';
@@ -24,11 +25,6 @@ const OUTPUT_TYPE: Record<string, fhir4.CodeableConcept> = {
 };
 const SURVEY = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'survey', display: 'Survey' }] };
 const NOTIFICATION = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/communication-category', code: 'notification', display: 'Notification' }] };
-
-const idOf = (ref: string | undefined, type: string) => {
-  const [t, id] = (ref ?? '').split('/');
-  return t === type && id ? id : undefined;
-};
 
 /** The Observation recording one score of a completed response. */
 function scoreObservation(qr: OutcomeResponse, score: Score, performer: string): fhir4.Observation & { id: string } {
@@ -84,7 +80,7 @@ async function organisationName(ods: string | undefined, tx: StoreTx): Promise<s
  * Observations.
  */
 async function sendFeedback(task: Task, tx: StoreTx, serverWrite: ServerWrite): Promise<void> {
-  const referralId = idOf(task.focus?.reference, 'ServiceRequest');
+  const referralId = idOfType(task.focus?.reference, 'ServiceRequest');
   const referral = referralId ? (await tx.read('ServiceRequest', referralId))?.resource as fhir4.ServiceRequest | undefined : undefined;
   if (!referral) return;
   const practice = await organisationOf(referral.requester, tx, '');
@@ -120,7 +116,7 @@ async function sendFeedback(task: Task, tx: StoreTx, serverWrite: ServerWrite): 
 /** The outcomes' part in the workflow (workflow/task-rules.ts): Task.output, and the GP's feedback. */
 export const taskOutcomes: TaskOutcomes = {
   async outputsFor(task, tx) {
-    const referral = idOf(task.focus?.reference, 'ServiceRequest');
+    const referral = idOfType(task.focus?.reference, 'ServiceRequest');
     return referral ? outcomeOutputs(`ServiceRequest/${referral}`, tx) : [];
   },
   completed: sendFeedback,
@@ -152,7 +148,7 @@ export function outcomeRules(questionnaires: Questionnaires): WriteRulesByType {
         throw new FhirError(422, 'business-rule', `QuestionnaireResponse/${was.id} is ${was.status}: record a new response rather than change a scored one (a completed response recorded in error may only be marked entered-in-error)`, 'QuestionnaireResponse.status');
       }
       validateResponse(qr, questionnaires);
-      const referralId = idOf(qr.basedOn?.[0]?.reference, 'ServiceRequest')!;
+      const referralId = idOfType(qr.basedOn?.[0]?.reference, 'ServiceRequest')!;
       const referral = (await tx.read('ServiceRequest', referralId))?.resource as fhir4.ServiceRequest | undefined;
       if (!referral) throw new FhirError(422, 'not-found', `ServiceRequest/${referralId} is not a referral known to this client`, 'QuestionnaireResponse.basedOn[0]');
       if (referral.status !== 'active' && referral.status !== 'completed') {

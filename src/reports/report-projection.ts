@@ -1,3 +1,4 @@
+import { idOfType } from '../fhir/index-values.js';
 import type { WrittenVersion } from '../auth/caller-tx.js';
 import { londonDate } from '../workflow/working-days.js';
 import { OUTCOME_SCORE_SYSTEM } from '../outcomes/scoring.js';
@@ -6,8 +7,7 @@ import { referencing } from '../store/server-resources.js';
 import type { Stored, StoreTx } from '../store/store.js';
 import { ageBand, ethnicityOf, genderOf } from './strata.js';
 
-const idIn = (ref: string | undefined, type: string) => (ref?.startsWith(`${type}/`) ? ref.slice(type.length + 1) : undefined);
-const odsOf = (ref: fhir4.Reference | undefined) => idIn(ref?.reference, 'Organization') ?? ref?.identifier?.value ?? '';
+const odsOf = (ref: fhir4.Reference | undefined) => idOfType(ref?.reference, 'Organization') ?? ref?.identifier?.value ?? '';
 
 /** Task statuses that mean the service took the referral on. */
 const TAKEN_ON = new Set(['accepted', 'in-progress', 'on-hold', 'completed', 'failed']);
@@ -15,7 +15,7 @@ const TAKEN_ON = new Set(['accepted', 'in-progress', 'on-hold', 'completed', 'fa
 /** A new referral's row: who sent it where, when, why, and its patient's strata as at that day. */
 async function newReferral(s: Stored, tx: StoreTx): Promise<ReferralFact> {
   const sr = s.resource as fhir4.ServiceRequest;
-  const patientId = idIn(sr.subject?.reference, 'Patient');
+  const patientId = idOfType(sr.subject?.reference, 'Patient');
   const patient = patientId ? (await tx.read('Patient', patientId))?.resource as fhir4.Patient | undefined : undefined;
   return {
     referral: s.id, practice: odsOf(sr.requester), service: odsOf(sr.performer?.[0]), received: s.lastUpdated,
@@ -69,12 +69,12 @@ export async function projectReports(tx: StoreTx, written: readonly WrittenVersi
   }
   for (const { stored: s } of written) {
     if (s.type === 'Task' && !(s.resource as fhir4.Task).partOf?.length) {
-      const referral = idIn((s.resource as fhir4.Task).focus?.reference, 'ServiceRequest');
+      const referral = idOfType((s.resource as fhir4.Task).focus?.reference, 'ServiceRequest');
       const fact = referral ? facts.get(referral) ?? await tx.reportFacts.getReferral(referral) : undefined;
       if (fact) facts.set(fact.referral, taskMoved(fact, s));
     } else if (s.type === 'Observation') {
       for (const b of (s.resource as fhir4.Observation).basedOn ?? []) {
-        const referral = idIn(b.reference, 'ServiceRequest');
+        const referral = idOfType(b.reference, 'ServiceRequest');
         if (referral) rescore.add(referral);
       }
     }

@@ -1,3 +1,4 @@
+import { idOfType } from '../fhir/index-values.js';
 import { organisationOf } from '../config/organizations.js';
 import { consentIdsOf, referralHasConsent } from '../referral/consent.js';
 import { referencing } from '../store/server-resources.js';
@@ -26,7 +27,6 @@ export function heldForConsent(task: fhir4.Task): boolean {
 /** The statuses a consent lapse interrupts: every open one (a Task its owner had put on hold is held for consent too). */
 const INTERRUPTED = new Set(['requested', 'accepted', 'in-progress', 'on-hold']);
 
-const idOf = (ref: string | undefined, type: string) => (ref?.startsWith(`${type}/`) ? ref.slice(type.length + 1) : undefined);
 
 /**
  * A Consent no longer lets its referrals be shared (issue 9): every open Task of each referral resting
@@ -49,11 +49,11 @@ export async function holdForLapsedConsent(
   const affected = new Set<string>();
   for (const { task } of tasks) {
     if (task.partOf?.length) continue;
-    const srId = idOf(task.focus?.reference, 'ServiceRequest');
+    const srId = idOfType(task.focus?.reference, 'ServiceRequest');
     const sr = srId ? (await tx.read('ServiceRequest', srId))?.resource as fhir4.ServiceRequest | undefined : undefined;
     if (sr && consentIdsOf(sr).includes(consent.id) && !(await referralHasConsent(sr, tx, nowMicros))) affected.add(task.id);
   }
-  const parentOf = (t: Task) => idOf(t.partOf?.[0]?.reference, 'Task');
+  const parentOf = (t: Task) => idOfType(t.partOf?.[0]?.reference, 'Task');
   const underLapse = (t: Task) => affected.has(t.id) || affected.has(parentOf(t) ?? '');
   const held: Stored[] = [];
   for (const { stored, task } of tasks) {
@@ -68,7 +68,7 @@ export async function holdForLapsedConsent(
     tasks.filter(({ task }) => task.partOf?.length && pick(task)).map(({ task }) => organisationOf(task.owner, tx, ''))));
   const keep = await assetsOf((t) => !underLapse(t) && isOpen(t.status) && !heldForConsent(t));
   const revoked = [...await assetsOf(underLapse)].filter((o): o is string => o !== undefined && !keep.has(o));
-  const patientId = idOf(patient, 'Patient');
+  const patientId = idOfType(patient, 'Patient');
   if (patientId && revoked.length) {
     await tx.revoke('Patient', patientId, revoked);
     // What the outbox still owed those groups about the patient is not sent; the news of the holds,

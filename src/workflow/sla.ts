@@ -1,3 +1,4 @@
+import { idOfType } from '../fhir/index-values.js';
 import { randomUUID } from 'node:crypto';
 import type { Deployment } from '../config/deployment.js';
 import { organisationOf, organizationReference } from '../config/organizations.js';
@@ -46,7 +47,7 @@ export async function escalateOverdue(current: Stored, cutoffMicros: number, dep
   const practice = await organisationOf(task.requester, tx, '');
   const service = await organisationOf(task.owner, tx, '');
   const name = (ods: string | undefined) => deployment.organizations.find((o) => o.ods === ods)?.name ?? ods ?? 'the service';
-  const srId = task.focus?.reference?.startsWith('ServiceRequest/') ? task.focus.reference.slice('ServiceRequest/'.length) : undefined;
+  const srId = idOfType(task.focus?.reference, 'ServiceRequest');
   const referral = srId ? (await tx.read('ServiceRequest', srId))?.resource as fhir4.ServiceRequest | undefined : undefined;
   const identifier = referral?.identifier?.[0]?.value;
   const communication: fhir4.Communication & { id: string } = {

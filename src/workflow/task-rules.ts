@@ -1,3 +1,4 @@
+import { idOfType } from '../fhir/index-values.js';
 import type { WriteRules, WriteRulesByType } from '../auth/write-rules.js';
 import type { Deployment } from '../config/deployment.js';
 import { organisationOf, organizationReference } from '../config/organizations.js';
@@ -208,8 +209,8 @@ function requireCurrentVersion(current: Stored, options: WriteOptions): void {
 
 /** The referral a Task is about (its focus), as the caller sees it. */
 async function referralOf(task: Task, tx: StoreTx): Promise<fhir4.ServiceRequest | undefined> {
-  const [type, id] = (task.focus?.reference ?? '').split('/');
-  return type === 'ServiceRequest' && id ? (await tx.read('ServiceRequest', id))?.resource as fhir4.ServiceRequest | undefined : undefined;
+  const id = idOfType(task.focus?.reference, 'ServiceRequest');
+  return id ? (await tx.read('ServiceRequest', id))?.resource as fhir4.ServiceRequest | undefined : undefined;
 }
 
 /**
