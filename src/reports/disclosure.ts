@@ -11,11 +11,12 @@
  * - primary: a count from 1 to 7 is suppressed; 0 is published (nobody is revealed by it);
  * - derived: a figure computed from the records of fewer than 8 people (a mean, an interval, a share,
  *   a median) is suppressed, whatever its own value;
- * - secondary: the strata of one stratifier partition the group's total, so a lone suppressed stratum
- *   could be recomputed as the total less the others. Within a partition whose total is published, the
- *   suppressed strata must therefore number at least two and hold at least 8 people between them: the
- *   smallest published non-zero strata are suppressed too until they do, and when no stratum is left
- *   to suppress, the total is suppressed as well.
+ * - secondary: no sum of people that a reader can compute exactly from the published counts (a total
+ *   less the other strata; received less accepted less declined; chains of such differences, across
+ *   strata and groups alike) may be from 1 to 7 either: more counts are suppressed, the smallest that
+ *   break the computation first, until none is (secondary-suppression.ts does the arithmetic);
+ * - differencing: a report narrowed to one practice is suppressed where, subtracted from the report of
+ *   all the caller's practices, it would give the other practices' figure as 1 to 7.
  */
 
 /** The largest count that is never published. */
@@ -28,39 +29,7 @@ export type Published = number | null;
 
 export const isSmall = (count: number) => count >= 1 && count <= SMALL_NUMBER_MAX;
 
-/** A count as published: suppressed when 1 to 7. */
-export function publishCount(count: number): Published {
-  return isSmall(count) ? null : count;
-}
-
 /** A figure derived from `people` people: suppressed when they are fewer than 8. */
 export function publishDerived(people: number, value: number): Published {
   return people < FEWEST_PEOPLE ? null : value;
-}
-
-/**
- * A total and the counts of the strata that partition it, as published: primary suppression of each,
- * then secondary suppression within the partition so that no suppressed stratum can be recomputed
- * from the total and the rest, and no set of them reveals fewer than 8 people together.
- */
-export function publishPartition(total: number, strata: readonly number[]): { total: Published; strata: Published[] } {
-  const sum = strata.reduce((a, b) => a + b, 0);
-  if (sum !== total) throw new Error(`the strata (${sum}) do not partition the total (${total})`);
-  if (isSmall(total)) return { total: null, strata: strata.map((c) => (c === 0 ? 0 : null)) };
-  const hidden = strata.map(isSmall);
-  const exposed = () => {
-    const indices = hidden.flatMap((h, i) => (h ? [i] : []));
-    const people = indices.reduce((a, i) => a + strata[i]!, 0);
-    return indices.length > 0 && (indices.length < 2 || people < FEWEST_PEOPLE);
-  };
-  while (exposed()) {
-    // The smallest stratum still published that holds anyone: hiding a zero hides nobody.
-    let next = -1;
-    strata.forEach((c, i) => {
-      if (!hidden[i] && c > 0 && (next < 0 || c < strata[next]!)) next = i;
-    });
-    if (next < 0) return { total: null, strata: strata.map((c, i) => (hidden[i] ? null : c)) };
-    hidden[next] = true;
-  }
-  return { total, strata: strata.map((c, i) => (hidden[i] ? null : c)) };
 }

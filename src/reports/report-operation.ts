@@ -1,10 +1,11 @@
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Deployment } from '../config/deployment.js';
 import { FhirError } from '../fhir/errors.js';
 import type { Caller, FhirContext } from '../fhir/interaction.js';
 import type { FhirOperation } from '../http/fhir-routes.js';
+import { interactionInfo } from '../http/request-context.js';
 import { londonMidnight } from '../workflow/working-days.js';
-import { measureReport } from './measure-report.js';
+import { measureReport, type ReportScope } from './measure-report.js';
 import { reportCsv } from './report-csv.js';
 import { socialPrescribingFigures, type GroupFigures } from './social-prescribing.js';
 
@@ -12,18 +13,18 @@ const CSV = 'text/csv';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
-function param(req: Request, name: string, required: boolean): string | undefined {
-  const v = req.query[name];
-  if (v === undefined) {
+function param(query: URLSearchParams, name: string, required: boolean): string | undefined {
+  const values = query.getAll(name);
+  if (values.length === 0) {
     if (required) throw new FhirError(400, 'required', `${name} is required, a date (YYYY-MM-DD)`, name);
     return undefined;
   }
-  if (typeof v !== 'string') throw new FhirError(400, 'invalid', `${name} may be given once`, name);
-  return v;
+  if (values.length > 1) throw new FhirError(400, 'invalid', `${name} may be given once`, name);
+  return values[0]!;
 }
 
-function date(req: Request, name: string): string {
-  const v = param(req, name, true)!;
+function date(query: URLSearchParams, name: string): string {
+  const v = param(query, name, true)!;
   if (!DATE.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`)) || new Date(`${v}T00:00:00Z`).toISOString().slice(0, 10) !== v) {
     throw new FhirError(400, 'value', `${name} must be a calendar date, YYYY-MM-DD, not ${v}`, name);
   }
@@ -33,8 +34,8 @@ function date(req: Request, name: string): string {
 const nextDay = (d: string) => new Date(Date.parse(`${d}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 
 /**
- * The practices a caller's report may cover: a commissioner's own (config `practices`), an auditor's
- * every configured practice; narrowed to one by `practice`, which must be among them.
+ * The practices a caller's reports may cover: a commissioner's own (config `practices`), an auditor's
+ * every configured practice; `practice`, when given, must be among them.
  */
 function practicesFor(caller: Caller, deployment: Deployment, practice: string | undefined): string[] {
   let covered: string[];
@@ -45,40 +46,70 @@ function practicesFor(caller: Caller, deployment: Deployment, practice: string |
   } else {
     throw new FhirError(403, 'forbidden', 'The social prescribing report is for commissioners and auditors', 'MeasureReport');
   }
-  if (practice === undefined) return covered;
-  if (!covered.includes(practice)) throw new FhirError(403, 'forbidden', `${practice} is not a practice this report may cover for ${caller.organization}`, 'practice');
-  return [practice];
+  if (practice !== undefined && !covered.includes(practice)) {
+    throw new FhirError(403, 'forbidden', `${practice} is not a practice this report may cover for ${caller.organization}`, 'practice');
+  }
+  return covered;
+}
+
+/** The query of the URL as sent: express's parser would fold a repeated parameter into an array. */
+function rawQuery(req: Request): URLSearchParams {
+  const i = req.originalUrl.indexOf('?');
+  return new URLSearchParams(i < 0 ? '' : req.originalUrl.slice(i + 1));
+}
+
+/** The report's figures and what they cover: the period, the reporter, and the practices. */
+export interface SocialPrescribingReport {
+  figures: GroupFigures[];
+  scope: ReportScope;
+  practices: string[];
+}
+
+/**
+ * The social prescribing report a request asks for (`period-start`, `period-end`, optional `practice`
+ * in its query; the caller in res.locals): referrals received in the period (London calendar days, both
+ * inclusive) from the practices the caller may report on, every figure through disclosure control.
+ * Computed in one audited interaction (subtype social-prescribing), so that every door onto the report
+ * (the FHIR operation, the reports page) answers the same callers, refuses the same requests and
+ * leaves the same audit record. Nothing patient-level is read by the caller.
+ */
+export async function socialPrescribingReport(ctx: FhirContext, deployment: Deployment, req: Request, res: Response): Promise<SocialPrescribingReport> {
+  const caller = res.locals.caller as Caller;
+  const query = rawQuery(req);
+  res.locals.audited = true;
+  let report: SocialPrescribingReport | undefined;
+  await ctx.run(caller, interactionInfo(req, res, 'social-prescribing', 'MeasureReport', query.toString()), async (tx) => {
+    const start = date(query, 'period-start');
+    const end = date(query, 'period-end');
+    if (end < start) throw new FhirError(400, 'value', 'period-end must not be before period-start', 'period-end');
+    const practice = param(query, 'practice', false);
+    const covered = practicesFor(caller, deployment, practice);
+    // All the caller's practices are read even for one: a practice's report is suppressed against their whole.
+    const scope = { from: londonMidnight(start) * 1000, to: londonMidnight(nextDay(end)) * 1000, practices: covered };
+    const figures = socialPrescribingFigures({
+      facts: await tx.reportFacts.referrals(scope), scores: await tx.reportFacts.scores(scope), practices: covered, ...(practice ? { practice } : {}),
+    });
+    report = {
+      figures, practices: practice ? [practice] : covered,
+      scope: { start, end, date: new Date(tx.now() / 1000).toISOString(), ...(caller.role === 'commissioner' ? { reporter: caller.organization } : {}) },
+    };
+    // The report names no stored resource, so the audit record lists none, as before.
+    return { status: 200 };
+  });
+  return report!;
 }
 
 /**
  * `GET /fhir/MeasureReport/$social-prescribing?period-start=&period-end=[&practice=]` (DESIGN.md
- * "Reports"): referrals received in the period (London calendar days, both inclusive) from the
- * practices the caller may report on, as a MeasureReport of our Measure with every figure through
- * disclosure control; as CSV when Accept asks for text/csv. Audited like any interaction; nothing
- * patient-level is read by the caller.
+ * "Reports"): the report as a MeasureReport of our Measure, or as CSV when Accept asks for text/csv.
  */
 function report(ctx: FhirContext, deployment: Deployment): RequestHandler {
   return async (req, res, next) => {
     try {
-      const caller = res.locals.caller as Caller;
-      res.locals.audited = true;
-      const query = new URLSearchParams(req.query as Record<string, string>).toString();
-      let figures: GroupFigures[] = [];
-      const result = await ctx.run(caller, { subtype: 'social-prescribing', type: 'MeasureReport', query }, async (tx) => {
-        const start = date(req, 'period-start');
-        const end = date(req, 'period-end');
-        if (end < start) throw new FhirError(400, 'value', 'period-end must not be before period-start', 'period-end');
-        const practices = practicesFor(caller, deployment, param(req, 'practice', false));
-        const scope = { from: londonMidnight(start) * 1000, to: londonMidnight(nextDay(end)) * 1000, practices };
-        figures = socialPrescribingFigures({ facts: await tx.reportFacts.referrals(scope), scores: await tx.reportFacts.scores(scope), practices });
-        const resource = measureReport(figures, {
-          start, end, date: new Date(tx.now() / 1000).toISOString(), ...(caller.role === 'commissioner' ? { reporter: caller.organization } : {}),
-        });
-        return { status: 200, resource };
-      });
+      const { figures, scope } = await socialPrescribingReport(ctx, deployment, req, res);
       const csv = String(res.locals.mediaType ?? '').startsWith(CSV);
       if (csv) res.status(200).type(`${CSV}; charset=utf-8`).send(reportCsv(figures));
-      else res.status(200).type('application/fhir+json; charset=utf-8').send(JSON.stringify(result.resource));
+      else res.status(200).type('application/fhir+json; charset=utf-8').send(JSON.stringify(measureReport(figures, scope)));
     } catch (e) {
       next(e);
     }

@@ -1,6 +1,7 @@
 import { SWEMWBS_MEANINGFUL_CHANGE } from '../outcomes/scoring.js';
 import type { ReferralFact, ScoreFact } from '../store/report-facts.js';
-import { isSmall, publishDerived, publishPartition, type Published } from './disclosure.js';
+import { isSmall, publishDerived, type Published } from './disclosure.js';
+import { figurePeople, stratumKey, suppressedFigures, totalKey, type CountTable } from './secondary-suppression.js';
 import { meanWithInterval, median } from './statistics.js';
 import { AGE_BANDS, ETHNIC_CATEGORIES, GENDERS } from './strata.js';
 
@@ -53,6 +54,8 @@ const strataValue: Record<(typeof STRATIFIERS)[number], (f: ReferralFact) => str
   'age-band': (f) => f.ageBand, gender: (f) => f.gender, ethnicity: (f) => f.ethnicity, practice: (f) => f.practice, reason: (f) => f.reason || 'not-coded',
 };
 
+const valueIn = (stratifier: Stratifier, f: ReferralFact) => (stratifier === 'decline-reason' ? f.declineReason ?? 'unspecified' : strataValue[stratifier](f));
+
 /** Every value a stratifier can take in this report, so that an empty stratum is published as 0, not left out. */
 function strataOf(stratifier: Stratifier, cohort: readonly Member[], practices: readonly string[]): string[] {
   switch (stratifier) {
@@ -61,16 +64,40 @@ function strataOf(stratifier: Stratifier, cohort: readonly Member[], practices: 
     case 'ethnicity': return Object.keys(ETHNIC_CATEGORIES);
     case 'practice': return [...practices].sort();
     case 'reason': return [...new Set(cohort.map((m) => strataValue.reason(m.fact)))].sort();
-    case 'decline-reason': return [...new Set(cohort.flatMap((m) => (m.fact.declineReason ? [m.fact.declineReason] : [])))].sort();
+    case 'decline-reason': return [...new Set(cohort.filter(isDeclined).map((m) => valueIn('decline-reason', m.fact)))].sort();
   }
 }
 
-const valueIn = (stratifier: Stratifier, f: ReferralFact) => (stratifier === 'decline-reason' ? f.declineReason ?? 'unspecified' : strataValue[stratifier](f));
+const isDeclined = (m: Member) => m.fact.status === 'rejected';
 
-/** How a group is measured: who is in it, and what its figure is of the members. */
+/**
+ * The sets of the cohort whose sizes the report publishes (each group's population is one of them),
+ * and the one behind the share who improved, which with its group's count gives that count away.
+ */
+const COUNTED = {
+  received: () => true,
+  accepted: (m: Member) => m.fact.acceptedAt !== null,
+  declined: isDeclined,
+  completed: (m: Member) => m.fact.completedAt !== null,
+  ...Object.fromEntries(CHANGE_SCORES.map((code) => [`change-${code}`, (m: Member) => m.change.has(code)])),
+  'swemwbs-improved-count': (m: Member) => (m.change.get('swemwbs-metric') ?? -Infinity) >= SWEMWBS_MEANINGFUL_CHANGE,
+} as Record<string, (m: Member) => boolean>;
+
+/**
+ * The counted sets that overlap, tabled together for secondary suppression (secondary-suppression.ts):
+ * a referral's progress (accepted, declined, completed nest within received), and each score's change
+ * (those with a follow-up within received, those who improved within them). Sets in different tables
+ * share only `received`, so no sum of people is computable from one table's figures and another's.
+ */
+const FAMILIES: readonly string[][] = [
+  ['accepted', 'declined', 'completed'],
+  ...CHANGE_SCORES.map((code) => (code === 'swemwbs-metric' ? [`change-${code}`, 'swemwbs-improved-count'] : [`change-${code}`])),
+];
+
+/** How a group is measured: the counted set it is of, and what its figure is of the members. */
 interface GroupDef {
   code: GroupCode;
-  members: (m: Member) => boolean;
+  counted: string;
   /** A value per member (days, a change), or undefined for a count alone. */
   measure?: (m: Member) => number;
   summary?: 'median' | 'mean' | 'share-improved';
@@ -78,26 +105,84 @@ interface GroupDef {
 }
 
 const GROUPS: GroupDef[] = [
-  { code: 'received', members: () => true },
-  { code: 'accepted', members: (m) => m.fact.acceptedAt !== null },
-  { code: 'declined', members: (m) => m.fact.status === 'rejected', extraStratifiers: ['decline-reason'] },
-  { code: 'completed', members: (m) => m.fact.status === 'completed' },
-  { code: 'days-to-acceptance', members: (m) => m.fact.acceptedAt !== null, measure: (m) => (m.fact.acceptedAt! - m.fact.received) / DAY_MICROS, summary: 'median' },
-  { code: 'days-to-completion', members: (m) => m.fact.completedAt !== null, measure: (m) => (m.fact.completedAt! - m.fact.received) / DAY_MICROS, summary: 'median' },
-  ...CHANGE_SCORES.map((code): GroupDef => ({
-    code: `change-${code}`, members: (m) => m.change.has(code), measure: (m) => m.change.get(code)!, summary: 'mean',
-  })),
-  { code: 'swemwbs-improved', members: (m) => m.change.has('swemwbs-metric'), measure: (m) => m.change.get('swemwbs-metric')!, summary: 'share-improved' },
+  { code: 'received', counted: 'received' },
+  { code: 'accepted', counted: 'accepted' },
+  { code: 'declined', counted: 'declined', extraStratifiers: ['decline-reason'] },
+  { code: 'completed', counted: 'completed' },
+  { code: 'days-to-acceptance', counted: 'accepted', measure: (m) => (m.fact.acceptedAt! - m.fact.received) / DAY_MICROS, summary: 'median' },
+  { code: 'days-to-completion', counted: 'completed', measure: (m) => (m.fact.completedAt! - m.fact.received) / DAY_MICROS, summary: 'median' },
+  ...CHANGE_SCORES.map((code): GroupDef => ({ code: `change-${code}`, counted: `change-${code}`, measure: (m) => m.change.get(code)!, summary: 'mean' })),
+  { code: 'swemwbs-improved', counted: 'change-swemwbs-metric', measure: (m) => m.change.get('swemwbs-metric')!, summary: 'share-improved' },
 ];
 
-/**
- * The figure of a set of members, if it may be published at all (`count` already through the
- * partition's suppression): a median or a mean with its interval rests on all of them; a share of
- * improvement also reveals how many improved and how many did not, so both must be outside 1 to 7.
- */
-function summarise(def: GroupDef, members: readonly Member[], count: Published): Figure {
+const rowName = (stratifier: Stratifier, value: string) => `${stratifier}:${value}`;
+
+const COUNTED_SETS = Object.keys(COUNTED);
+const bitOf = (set: string) => 1 << COUNTED_SETS.indexOf(set);
+
+/** A cohort indexed once: each member's counted sets (a bit each) and its stratum under each stratifier. */
+interface IndexedCohort {
+  members: readonly Member[];
+  sets: Uint16Array;
+  /** Each stratifier's strata and each member's row among them; -1 where it does not apply (the decline reason of one not declined). */
+  strata: Map<Stratifier, { values: string[]; rows: Int32Array }>;
+}
+
+function indexed(members: readonly Member[], practices: readonly string[]): IndexedCohort {
+  const tests = COUNTED_SETS.map((set) => COUNTED[set]!);
+  const sets = new Uint16Array(members.length);
+  members.forEach((m, i) => {
+    for (let t = 0; t < tests.length; t++) if (tests[t]!(m)) sets[i]! |= 1 << t;
+  });
+  const strata = new Map<Stratifier, { values: string[]; rows: Int32Array }>();
+  for (const stratifier of [...STRATIFIERS, 'decline-reason'] as const) {
+    const values = strataOf(stratifier, members, practices);
+    const index = new Map(values.map((v, i) => [v, i]));
+    const rows = new Int32Array(members.length).fill(-1);
+    members.forEach((m, i) => {
+      if (stratifier === 'decline-reason' && !isDeclined(m)) return;
+      const row = index.get(valueIn(stratifier, m.fact));
+      // The strata must partition the cohort, or the suppression's arithmetic would be unsound.
+      if (row === undefined) throw new Error(`${stratifier} has no stratum ${valueIn(stratifier, m.fact)}`);
+      rows[i] = row;
+    });
+    strata.set(stratifier, { values, rows });
+  }
+  return { members, sets, strata };
+}
+
+/** The cohort's people as suppression tables: per stratifier and family, strata by combinations of the family's sets. */
+function countTables({ members, sets, strata }: IndexedCohort): CountTable[] {
+  const tables: CountTable[] = [];
+  for (const family of FAMILIES) {
+    const bits = family.map(bitOf);
+    const signatures = new Uint8Array(sets.length);
+    for (let i = 0; i < sets.length; i++) for (let f = 0; f < bits.length; f++) if (sets[i]! & bits[f]!) signatures[i]! |= 1 << f;
+    // Only the combinations someone is in: one nobody is in is known to be empty (completed without accepted).
+    const cells = [...new Set(signatures)].sort((a, b) => a - b);
+    const cellOf = new Int32Array(1 << bits.length);
+    cells.forEach((c, k) => { cellOf[c] = k; });
+    const groups = [
+      { key: 'received', cells: cells.map((_, k) => k) },
+      ...family.map((set, i) => ({ key: set, cells: cells.flatMap((c, k) => (c & (1 << i) ? [k] : [])) })),
+    ];
+    for (const stratifier of STRATIFIERS) {
+      const { values, rows } = strata.get(stratifier)!;
+      const people = values.map(() => cells.map(() => 0));
+      for (let i = 0; i < members.length; i++) people[rows[i]!]![cellOf[signatures[i]!]!]! += 1;
+      tables.push({ rows: values.map((v) => rowName(stratifier, v)), people, groups });
+    }
+  }
+  const { values, rows } = strata.get('decline-reason')!;
+  const people = values.map(() => [0]);
+  for (const row of rows) if (row >= 0) people[row]![0]! += 1;
+  tables.push({ rows: values.map((v) => rowName('decline-reason', v)), people, groups: [{ key: 'declined', cells: [0] }] });
+  return tables;
+}
+
+/** The figure of a set of members whose count is published as `count`, from their values: a median, a mean with its interval, or a share. */
+function summarise(def: GroupDef, values: Float64Array, count: Published, improvedCount: Published): Figure {
   if (!def.measure || !def.summary) return { count };
-  const values = members.map(def.measure);
   const n = values.length;
   if (count === null || n < 2) return { count, value: null, ...(def.summary === 'mean' ? { low: null, high: null } : {}) };
   switch (def.summary) {
@@ -106,23 +191,22 @@ function summarise(def: GroupDef, members: readonly Member[], count: Published):
       const m = meanWithInterval(values);
       return { count, value: publishDerived(n, m.mean), low: publishDerived(n, m.low), high: publishDerived(n, m.high) };
     }
-    case 'share-improved': {
-      const improved = values.filter((v) => v >= SWEMWBS_MEANINGFUL_CHANGE).length;
-      const hidden = isSmall(improved) || isSmall(n - improved);
-      return { count, value: hidden ? null : publishDerived(n, improved / n) };
-    }
+    // The share times the count gives how many improved (and how many did not): it goes with that count.
+    case 'share-improved': return { count, value: improvedCount === null ? null : publishDerived(n, improvedCount / n) };
   }
 }
 
 export interface ReportInput {
+  /** The referrals of every practice the caller's reports may cover, and their scores. */
   facts: readonly ReferralFact[];
   scores: readonly ScoreFact[];
-  /** The practices the report covers: every one is a stratum of `practice`, referred or not. */
+  /** The practices the caller's reports may cover: each is a stratum of `practice`, referred or not. */
   practices: readonly string[];
+  /** The one practice this report is of, when narrowed to it. */
+  practice?: string;
 }
 
-/** The report's groups, each with its total and its strata, as they may be published. */
-export function socialPrescribingFigures({ facts, scores, practices }: ReportInput): GroupFigures[] {
+function cohortOf(facts: readonly ReferralFact[], scores: readonly ScoreFact[]): Member[] {
   const changes = new Map<string, Map<string, number>>();
   for (const s of scores) {
     if (s.count < 2) continue; // a baseline without a follow-up shows no change
@@ -130,18 +214,71 @@ export function socialPrescribingFigures({ facts, scores, practices }: ReportInp
     per.set(s.code, s.latest - s.first);
     changes.set(s.referral, per);
   }
-  const cohort: Member[] = facts.map((fact) => ({ fact, change: changes.get(fact.referral) ?? new Map() }));
+  return facts.map((fact) => ({ fact, change: changes.get(fact.referral) ?? new Map() }));
+}
+
+/**
+ * The figures to suppress in a report of `cohort`. A report narrowed to one practice is also a
+ * difference from the report of all the caller's practices: a figure published in both would give away
+ * the other practices' figure, so it is suppressed where that would be from 1 to 7.
+ */
+function suppressionOf(cohort: IndexedCohort, whole?: IndexedCohort): Set<string> {
+  const tables = countTables(cohort);
+  if (!whole) return suppressedFigures(tables);
+  const wholeTables = countTables(whole);
+  const wholeSuppressed = suppressedFigures(wholeTables);
+  const wholePeople = figurePeople(wholeTables);
+  const differencing = [...figurePeople(tables)].flatMap(([key, people]) => {
+    const all = wholePeople.get(key);
+    return all !== undefined && !wholeSuppressed.has(key) && isSmall(all - people) ? [key] : [];
+  });
+  return suppressedFigures(tables, differencing);
+}
+
+/** The report's groups, each with its total and its strata, as they may be published. */
+export function socialPrescribingFigures({ facts, scores, practices, practice }: ReportInput): GroupFigures[] {
+  const everyone = cohortOf(facts, scores);
+  const cohort = practice === undefined
+    ? indexed(everyone, practices)
+    : indexed(everyone.filter((m) => m.fact.practice === practice), [practice]);
+  const suppressed = suppressionOf(cohort, practice === undefined ? undefined : indexed(everyone, practices));
+  const published = (key: string, people: number): Published => (suppressed.has(key) ? null : people);
+  const improvedBit = bitOf('swemwbs-improved-count');
+
   return GROUPS.map((def) => {
-    const members = cohort.filter(def.members);
-    let total: Published = members.length;
+    // Plain loops over typed arrays: a report runs these over every referral for every group and stratifier.
+    const bit = bitOf(def.counted);
+    const inGroup: number[] = [];
+    for (let i = 0; i < cohort.sets.length; i++) if (cohort.sets[i]! & bit) inGroup.push(i);
+    const values = new Float64Array(def.measure ? inGroup.length : 0);
+    for (let j = 0; j < values.length; j++) values[j] = def.measure!(cohort.members[inGroup[j]!]!);
+    /** The figure of the group's members at these positions in `inGroup`. */
+    const figure = (key: (set: string) => string, at: Int32Array) => {
+      const of = new Float64Array(values.length ? at.length : 0);
+      let improved = 0;
+      for (let j = 0; j < of.length; j++) {
+        of[j] = values[at[j]!]!;
+        if (cohort.sets[inGroup[at[j]!]!]! & improvedBit) improved++;
+      }
+      return summarise(def, of, published(key(def.counted), at.length), published(key('swemwbs-improved-count'), improved));
+    };
     const stratified = [...STRATIFIERS, ...(def.extraStratifiers ?? [])].map((stratifier): Stratified => {
-      const values = strataOf(stratifier, cohort, practices);
-      const groups = values.map((v) => members.filter((m) => valueIn(stratifier, m.fact) === v));
-      const published = publishPartition(members.length, groups.map((g) => g.length));
-      // The total is published only if every partition of it may publish it.
-      if (published.total === null) total = null;
-      return { stratifier, strata: values.map((value, i) => ({ value, figure: summarise(def, groups[i]!, published.strata[i]!) })) };
+      const { values: strata, rows } = cohort.strata.get(stratifier)!;
+      const sizes = new Int32Array(strata.length);
+      for (const i of inGroup) if (rows[i]! >= 0) sizes[rows[i]!]! += 1;
+      const byRow = Array.from(sizes, (size) => new Int32Array(size));
+      const filled = new Int32Array(strata.length);
+      for (let j = 0; j < inGroup.length; j++) {
+        const row = rows[inGroup[j]!]!;
+        if (row >= 0) byRow[row]![filled[row]!++] = j;
+      }
+      return {
+        stratifier,
+        strata: strata.map((value, r) => ({ value, figure: figure((set) => stratumKey(set, rowName(stratifier, value)), byRow[r]!) })),
+      };
     });
-    return { code: def.code, total: summarise(def, members, total), stratified };
+    const everyone = new Int32Array(inGroup.length);
+    for (let j = 0; j < everyone.length; j++) everyone[j] = j;
+    return { code: def.code, total: figure(totalKey, everyone), stratified };
   });
 }

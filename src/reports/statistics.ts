@@ -40,19 +40,25 @@ export interface MeanWithInterval {
 }
 
 /** Mean, sample standard deviation and the 95% confidence interval of the mean (t on n - 1 df). Needs n ≥ 2. */
-export function meanWithInterval(values: readonly number[]): MeanWithInterval {
+export function meanWithInterval(values: ArrayLike<number>): MeanWithInterval {
   const n = values.length;
   if (n < 2) throw new Error('a confidence interval needs at least two values');
-  const mean = values.reduce((a, b) => a + b, 0) / n;
-  const sd = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += values[i]!;
+  const mean = sum / n;
+  // Two passes, not a running sum of squares: exact enough whatever the scores' offset.
+  let squares = 0;
+  for (let i = 0; i < n; i++) squares += (values[i]! - mean) ** 2;
+  const sd = Math.sqrt(squares / (n - 1));
   const half = tCritical(n - 1) * (sd / Math.sqrt(n));
   return { n, mean, sd, low: mean - half, high: mean + half };
 }
 
 /** The median: the middle value, or the mean of the middle two. Undefined for no values. */
-export function median(values: readonly number[]): number | undefined {
+export function median(values: ArrayLike<number>): number | undefined {
   if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
+  // A typed array sorts numerically, natively: a report's 100,000 values in milliseconds.
+  const sorted = Float64Array.from(values).sort();
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

@@ -99,3 +99,70 @@ describe('the social prescribing report\'s figures', () => {
     }
   });
 });
+
+/** Every published count of a report, by group and stratum ("accepted|gender:female", "accepted|*"); null where suppressed. */
+function counts(report: GroupFigures[]): Map<string, number | null> {
+  const out = new Map<string, number | null>();
+  for (const g of report) {
+    out.set(`${g.code}|*`, g.total.count);
+    for (const s of g.stratified) for (const x of s.strata) out.set(`${g.code}|${s.stratifier}:${x.value}`, x.figure.count);
+  }
+  return out;
+}
+
+const rows = (report: GroupFigures[]) => ['*', ...report[0]!.stratified.flatMap((s) => s.strata.map((x) => `${s.stratifier}:${x.value}`))];
+
+describe('the report\'s secondary suppression across groups and across reports', () => {
+  // 40 referrals, all from A81001, all women aged 35-49: 33 accepted, of whom 20 completed; the other 7
+  // neither accepted nor declined. Every count is 0 or at least 8, yet received less accepted is 7.
+  const nested = Array.from({ length: 40 }, (_, i) => fact(i, {
+    acceptedAt: i < 33 ? T0 + DAY : null, status: i < 20 ? 'completed' : i < 33 ? 'in-progress' : 'requested', completedAt: i < 20 ? T0 + 2 * DAY : null,
+  }));
+
+  it('does not let received less accepted (less declined) give away a group of 1 to 7, in total or in any stratum', () => {
+    const report = socialPrescribingFigures({ facts: nested, scores: [], practices: ['A81001'] });
+    const published = counts(report);
+    let checked = 0;
+    for (const row of rows(report)) {
+      const [received, accepted, declined, completed] = ['received', 'accepted', 'declined', 'completed'].map((g) => published.get(`${g}|${row}`));
+      const differences = [
+        received != null && accepted != null ? received - accepted : undefined,
+        received != null && accepted != null && declined != null ? received - accepted - declined : undefined,
+        accepted != null && completed != null ? accepted - completed : undefined,
+      ];
+      for (const d of differences) if (d !== undefined) { checked++; expect(d === 0 || d >= 8, `${row}: ${d}`).toBe(true); }
+    }
+    expect(checked).toBeGreaterThan(0);
+    // The 40 received are published; what gives the 7 away is not.
+    expect(published.get('received|*')).toBe(40);
+    expect(published.get('accepted|*') === null || published.get('declined|*') === null).toBe(true);
+  });
+
+  // Practices A81001 (30 referrals, 18 women) and B82002 (12 referrals, 4 women): the report of both
+  // gives 22 women, A81001's alone 18, so publishing both would tell that B82002 referred 4 women.
+  const two = Array.from({ length: 42 }, (_, i) => fact(i, {
+    practice: i < 30 ? 'A81001' : 'B82002', gender: (i < 30 ? i < 18 : i < 34) ? 'female' : 'male',
+  }));
+
+  it('suppresses a practice\'s figure that, taken from the whole report\'s, would give the other practices\' as 1 to 7', () => {
+    const whole = counts(socialPrescribingFigures({ facts: two, scores: [], practices: ['A81001', 'B82002'] }));
+    const one = counts(socialPrescribingFigures({ facts: two, scores: [], practices: ['A81001', 'B82002'], practice: 'A81001' }));
+    expect(whole.get('received|gender:female')).toBe(22);
+    expect(one.get('received|*')).toBe(30);
+    expect(one.get('received|gender:female')).toBeNull();
+    let compared = 0;
+    for (const [key, all] of whole) {
+      const part = one.get(key);
+      if (all == null || part == null) continue;
+      compared++;
+      expect(all - part === 0 || all - part >= 8, `${key}: ${all} - ${part}`).toBe(true);
+    }
+    expect(compared).toBeGreaterThan(0);
+  });
+
+  it('narrows a report to one practice: only its referrals, and only it as a practice stratum', () => {
+    const report = socialPrescribingFigures({ facts: two, scores: [], practices: ['A81001', 'B82002'], practice: 'B82002' });
+    expect(report[0]!.total.count).toBe(12);
+    expect(report[0]!.stratified.find((s) => s.stratifier === 'practice')!.strata.map((s) => s.value)).toEqual(['B82002']);
+  });
+});
