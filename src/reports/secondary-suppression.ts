@@ -76,72 +76,168 @@ const EPSILON = 1e-9;
 
 interface Equation {
   key: string;
+  /** The row it counts, or -1 for a total. */
+  row: number;
+  group: number;
   cells: number[];
   people: number;
-  total: boolean;
 }
 
-/** The published counts of a table as equations in its cells (cell r·K + k). */
+const widthOf = (t: CountTable) => t.people[0]?.length ?? 0;
+
+/** The counts of a table as equations in its cells (cell r·K + k), published or not. */
 function equations(t: CountTable): Equation[] {
-  const width = t.people[0]?.length ?? 0;
+  const width = widthOf(t);
   const sum = (cells: number[]) => cells.reduce((a, c) => a + t.people[Math.floor(c / width)]![c % width]!, 0);
-  return t.groups.flatMap((g) => {
-    const perRow = t.rows.map((row, r) => ({ key: stratumKey(g.key, row), cells: g.cells.map((k) => r * width + k), total: false }));
-    const all = { key: totalKey(g.key), cells: perRow.flatMap((e) => e.cells), total: true };
+  return t.groups.flatMap((g, group) => {
+    const perRow = t.rows.map((row, r) => ({ key: stratumKey(g.key, row), row: r, group, cells: g.cells.map((k) => r * width + k) }));
+    const all = { key: totalKey(g.key), row: -1, group, cells: perRow.flatMap((e) => e.cells) };
     return [...perRow, all].map((e) => ({ ...e, people: sum(e.cells) }));
   });
 }
 
-function spanOf(t: CountTable, published: readonly Equation[]): PublishedSpan {
-  const span = new PublishedSpan(t.rows.length * (t.people[0]?.length ?? 0), published.length);
-  published.forEach((e, i) => span.add(e.cells, i));
+/** Hiding a count of people costs what it holds; a zero hides nobody, so it goes last; a stratum before a total. */
+const rank = (e: Equation) => (e.people === 0 ? 1e12 : e.people * 2) + (e.row < 0 ? 1 : 0);
+
+/** What a reader works with: published equations in some unknowns, each standing for one or more counts. */
+interface System {
+  width: number;
+  equations: { cells: number[]; counts: Equation[] }[];
+  /** The sums to protect (in the system's unknowns) and how many people each holds, given what the span computes. */
+  probes: (span: PublishedSpan) => Iterable<{ cells: number[]; people: number }>;
+}
+
+function spanOf(system: System, without?: number): PublishedSpan {
+  const span = new PublishedSpan(system.width, system.equations.length);
+  system.equations.forEach((e, i) => { if (i !== without) span.add(e.cells, i); });
   return span;
 }
 
-/**
- * The sums a reader must not recompute when small: for each combination of cells, its people in each
- * row, in all rows, and in the rows where it is not computable taken together (the classic "total less
- * the published strata").
- */
-function* probes(t: CountTable, span: PublishedSpan): Generator<number[]> {
-  const width = t.people[0]?.length ?? 0;
-  for (let pattern = 1; pattern < 1 << width; pattern++) {
-    const cells = [...Array(width).keys()].filter((k) => pattern & (1 << k));
-    const perRow = t.rows.map((_, r) => cells.map((k) => r * width + k));
-    const hidden: number[] = [];
-    for (const p of perRow) {
-      yield p;
-      if (!span.computedFrom(p)) hidden.push(...p);
-    }
-    if (hidden.length) yield hidden;
-    yield perRow.flat();
-  }
-}
-
-/** Hiding a count of people costs what it holds; a zero hides nobody, so it goes last; a stratum before a total. */
-const rank = (e: Equation) => (e.people === 0 ? 1e12 : e.people * 2) + (e.total ? 1 : 0);
+/** The cheapest count an equation stands for (an aggregate stands for several). */
+const cheapest = (counts: readonly Equation[]) => [...counts].sort((a, b) => rank(a) - rank(b))[0]!;
 
 /**
- * One pass over a table: for every small computable sum, the published count to suppress next: the
- * cheapest (rank) of those it is computed from whose suppression alone makes it not computable, or
- * failing one, the cheapest of them. None when the table is safe.
+ * For every small sum the system computes, the count to suppress next: the cheapest (rank) of the
+ * equations it is computed from whose suppression alone makes it not computable, or failing one, the
+ * cheapest of them.
  */
-function nextSuppressions(t: CountTable, suppressed: ReadonlySet<string>): string[] {
-  const width = t.people[0]?.length ?? 0;
-  const value = (cells: readonly number[]) => cells.reduce((a, c) => a + t.people[Math.floor(c / width)]![c % width]!, 0);
-  const published = equations(t).filter((e) => !suppressed.has(e.key));
-  const span = spanOf(t, published);
+function leaks(system: System): string[] {
+  const span = spanOf(system);
   const chosen = new Set<string>();
-  for (const probe of probes(t, span)) {
-    if (!isSmall(value(probe))) continue;
-    const from = span.computedFrom(probe)?.map((i) => published[i]!);
+  for (const probe of system.probes(span)) {
+    if (!isSmall(probe.people)) continue;
+    const from = span.computedFrom(probe.cells);
     // One already chosen in this pass may make this one safe too: the next pass will tell.
-    if (!from || from.some((e) => chosen.has(e.key))) continue;
-    const candidates = from.sort((a, b) => rank(a) - rank(b));
-    const breaking = candidates.find((e) => !spanOf(t, published.filter((x) => x !== e)).computedFrom(probe));
-    chosen.add((breaking ?? candidates[0]!).key);
+    if (!from || from.some((i) => system.equations[i]!.counts.some((e) => chosen.has(e.key)))) continue;
+    const candidates = from.sort((a, b) => rank(cheapest(system.equations[a]!.counts)) - rank(cheapest(system.equations[b]!.counts)));
+    const breaking = candidates.find((i) => !spanOf(system, i).computedFrom(probe.cells));
+    chosen.add(cheapest(system.equations[breaking ?? candidates[0]!]!.counts).key);
   }
   return [...chosen];
+}
+
+/** Each non-empty combination of a table's cells. */
+const patterns = (width: number) => [...Array((1 << width) - 1).keys()].map((m) => [...Array(width).keys()].filter((k) => ((m + 1) >> k) & 1));
+
+/**
+ * One pass over a table: the counts to suppress next, none when it is safe. What the reader knows is
+ * reduced first, both to be exact and to stay small for a stratifier of hundreds of strata: a cell
+ * inside a published 0 is known to be empty (people are never negative); the strata whose every count
+ * is published are fully known, so they enter the totals only as their sum (and are checked alone);
+ * the strata whose every count is suppressed enter only the totals, so they are one unknown together.
+ */
+function nextSuppressions(t: CountTable, suppressed: ReadonlySet<string>): string[] {
+  const width = widthOf(t);
+  const all = equations(t);
+  const isPublished = (e: Equation) => !suppressed.has(e.key);
+  const empty = new Uint8Array(t.rows.length * width);
+  for (const e of all) if (isPublished(e) && e.people === 0) for (const c of e.cells) empty[c] = 1;
+  const live = (cells: readonly number[]) => cells.filter((c) => !empty[c]);
+  const people = (cells: readonly number[]) => cells.reduce((a, c) => a + t.people[Math.floor(c / width)]![c % width]!, 0);
+
+  const ofRow = t.rows.map((): Equation[] => []);
+  for (const e of all) if (e.row >= 0 && live(e.cells).length) ofRow[e.row]!.push(e);
+  const kind = ofRow.map((own) => (own.every(isPublished) ? 'published' : own.some(isPublished) ? 'partial' : 'suppressed'));
+
+  const chosen: string[] = [];
+  // A stratum whose counts are all published, alone: can its counts be combined into a small one?
+  ofRow.forEach((own, r) => {
+    if (kind[r] !== 'published' || !own.length) return;
+    const cells = live(own.flatMap((e) => e.cells));
+    const index = new Map([...new Set(cells)].map((c, i) => [c, i]));
+    chosen.push(...leaks({
+      width: index.size,
+      equations: own.map((e) => ({ cells: live(e.cells).map((c) => index.get(c)!), counts: [e] })),
+      probes: () => patterns(width).map((p) => {
+        const inRow = live(p.map((k) => r * width + k));
+        return { cells: inRow.map((c) => index.get(c)!), people: people(inRow) };
+      }).filter((p) => p.cells.length),
+    }));
+  });
+
+  // The reader's unknowns: each live cell of a partly published stratum; each cell of the published
+  // strata together, and of the suppressed strata together.
+  let n = 0;
+  const unknownOf = new Int32Array(t.rows.length * width).fill(-1);
+  const together = { published: new Int32Array(width).fill(-1), suppressed: new Int32Array(width).fill(-1) };
+  t.rows.forEach((_, r) => {
+    for (let k = 0; k < width; k++) {
+      const c = r * width + k;
+      if (empty[c]) continue;
+      const kindOf = kind[r]!;
+      if (kindOf === 'partial') unknownOf[c] = n++;
+      else unknownOf[c] = together[kindOf][k]! >= 0 ? together[kindOf][k]! : (together[kindOf][k] = n++);
+    }
+  });
+  const mapped = (cells: readonly number[]) => [...new Set(cells.map((c) => unknownOf[c]!).filter((u) => u >= 0))];
+
+  const system: System['equations'] = [];
+  t.groups.forEach((_, group) => {
+    // The published strata's counts of a group, as one equation in their cells together.
+    const counts = all.filter((e) => e.group === group && e.row >= 0 && kind[e.row] === 'published' && live(e.cells).length);
+    const cells = mapped(counts.flatMap((e) => e.cells));
+    if (cells.length) system.push({ cells, counts });
+  });
+  for (const e of all) {
+    if (!isPublished(e) || (e.row >= 0 && kind[e.row] === 'published')) continue;
+    const cells = mapped(e.cells);
+    if (cells.length) system.push({ cells, counts: [e] });
+  }
+  const rowsOfKind = (k: string) => t.rows.flatMap((_, r) => (kind[r] === k ? [r] : []));
+  const partial = rowsOfKind('partial');
+  const hidden = rowsOfKind('suppressed');
+  const known = rowsOfKind('published');
+
+  chosen.push(...leaks({
+    width: n,
+    equations: system,
+    // In each partly published stratum, in the suppressed strata together, in all the strata where it is
+    // not computable together (the classic "total less the published strata"), and in all.
+    *probes(span) {
+      for (const p of patterns(width)) {
+        const sum = (rows: readonly number[]) => {
+          const cells = live(rows.flatMap((r) => p.map((k) => r * width + k)));
+          return { cells: mapped(cells), people: people(cells) };
+        };
+        const unknown: number[] = [];
+        for (const r of partial) {
+          const probe = sum([r]);
+          if (!probe.cells.length) continue;
+          yield probe;
+          if (!span.computedFrom(probe.cells)) unknown.push(r);
+        }
+        for (const rows of [hidden, known]) {
+          const probe = sum(rows);
+          if (!probe.cells.length) continue;
+          if (rows === hidden) yield probe;
+          if (!span.computedFrom(probe.cells)) unknown.push(...rows);
+        }
+        if (unknown.length) yield sum(unknown);
+        yield sum(t.rows.map((_, r) => r));
+      }
+    },
+  }));
+  return [...new Set(chosen)];
 }
 
 /**

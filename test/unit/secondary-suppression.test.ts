@@ -4,7 +4,7 @@ import { suppressedFigures, type CountTable } from '../../src/reports/secondary-
 
 /**
  * Secondary suppression checked against an attacker who knows every published count and does exact
- * linear algebra on them: for small tables, every set of strata in every stratum and in all, by every set of cells (not only the
+ * linear algebra on them, knowing too that a published 0 has nobody in any of its cells: for small tables, every set of strata in every stratum and in all, by every set of cells (not only the
  * sums the code under test probes) is tried. A sum is computable exactly when its vector is orthogonal to every
  * solution of the homogeneous system (the null space of the published equations): a characterisation
  * independent of the code under test, which works in the row space.
@@ -58,6 +58,11 @@ function computableSums(tables: CountTable[], hidden: Set<string>): { rows: numb
         if (!hidden.has(`${g.key}|${row}`)) eqs.push(v);
       });
       if (!hidden.has(`${g.key}|*`)) eqs.push(total);
+    }
+    // People are never negative: every cell inside a published 0 is known to be empty.
+    for (const e of [...eqs]) {
+      if (e.reduce((a, x, i) => a + x * t.people[Math.floor(i / k)]![i % k]!, 0) > 0) continue;
+      e.forEach((x, i) => { if (x) eqs.push(Array.from({ length: n }, (_, j) => (j === i ? 1 : 0))); });
     }
     const basis = nullSpace(eqs, n);
     const subsets = (size: number) => [...Array((1 << size) - 1).keys()].map((m) => [...Array(size).keys()].filter((i) => ((m + 1) >> i) & 1));
