@@ -78,3 +78,30 @@ export class Tokens {
     return { authorization: `Bearer ${token}` };
   }
 }
+
+/**
+ * Issue 10's report scenario: an integrated care board that commissions for eight practices, whose
+ * commissioner reads the report, and a practice of another board, whose referrals are stored but not
+ * reported to it. The referrals are seeded straight into the read model (report-seed.ts).
+ */
+export const COMMISSIONER = 'QWE';
+export const COMMISSIONED_PRACTICES = Array.from({ length: 8 }, (_, i) => `A8100${i + 1}`);
+export const OTHER_BOARD_PRACTICE = 'B82002';
+export const COMMISSIONER_CLIENT = 'bench-icb';
+
+/** Writes the report scenario's deployment config for SIGNPOST_CONFIG; returns the commissioner client's secret. */
+export function writeReportDeployment(file: string): Map<string, string> {
+  const secrets = new Map([[COMMISSIONER_CLIENT, randomBytes(24).toString('base64url')]]);
+  const config: DeploymentInput = {
+    clients: [{ clientId: COMMISSIONER_CLIENT, role: 'commissioner', organization: COMMISSIONER, secretSha256: sha256(secrets.get(COMMISSIONER_CLIENT)!) }],
+    organizations: [
+      { ods: COMMISSIONER, name: 'Riverside Integrated Care Board', kind: 'commissioner', practices: COMMISSIONED_PRACTICES },
+      ...[...COMMISSIONED_PRACTICES, OTHER_BOARD_PRACTICE].map((ods) => ({ ods, name: `Practice ${ods}`, kind: 'gp-practice' as const })),
+      ...SERVICES.map((ods) => ({ ods, name: `Social Prescribing Service ${ods}`, kind: 'sp-service' as const })),
+    ],
+    // Nothing in this store for the Task-changing jobs to act on; kept off the measurement all the same.
+    jobs: { slaEscalation: '0 0 1 1 *', consentExpiry: '0 0 1 1 *' },
+  };
+  fs.writeFileSync(file, JSON.stringify(config, null, 2), { mode: 0o600 });
+  return secrets;
+}

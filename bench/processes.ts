@@ -81,6 +81,9 @@ export interface Build {
   /** bench/outbox-fill.ts and bench/receiver-server.ts, compiled (issue 9). */
   outboxFill: string;
   receiver: string;
+  /** bench/report-seed.ts and bench/report-plan.ts, compiled (issue 10). */
+  reportSeed: string;
+  reportPlan: string;
   /** Where the compiled src/ is: dist/ of `npm run build`, for this run. */
   distDir: string;
   /** The root of the compilation (src/, bench/ and test/ beneath it). */
@@ -117,6 +120,8 @@ export function build(): Build {
     seed: path.join(out, 'bench', 'seed.js'),
     outboxFill: path.join(out, 'bench', 'outbox-fill.js'),
     receiver: path.join(out, 'bench', 'receiver-server.js'),
+    reportSeed: path.join(out, 'bench', 'report-seed.js'),
+    reportPlan: path.join(out, 'bench', 'report-plan.js'),
     distDir: path.join(out, 'src'),
     root: out,
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),

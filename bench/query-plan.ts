@@ -6,6 +6,7 @@ import { queryBuilder } from '../src/store/sql/database.js';
 import { searchPageQuery } from '../src/store/sql/search-sql.js';
 import { READ_PATH_PRAGMAS } from '../src/store/sqlite/sqlite-store.js';
 import type { SearchQuery } from '../src/store/store.js';
+import { renderSqlitePlan, type SqlitePlanRow } from './plan-text.js';
 
 /**
  * Child process, compiled with the servers: the SQL the store runs for one of the bench's Task
@@ -36,17 +37,6 @@ export interface QueryPlans {
   plans: QueryPlan[];
 }
 
-interface PlanRow { id: number; parent: number; detail: string }
-
-function render(rows: PlanRow[]): string[] {
-  const depth = new Map<number, number>([[0, -1]]);
-  return rows.map((r) => {
-    const d = (depth.get(r.parent) ?? -1) + 1;
-    depth.set(r.id, d);
-    return `${'   '.repeat(d)}${r.detail}`;
-  });
-}
-
 const RUNS_PER_OWNER = 10;
 
 const [dataDir, kind, ...owners] = process.argv.slice(2);
@@ -71,7 +61,7 @@ const variants: [QueryPlan['server'], (owner: string) => SearchQuery][] = [
 const plans = variants.map(([server, build]): QueryPlan => {
   const first = searchPageQuery(db, 'sqlite', build(owners[0]!), asOf);
   const params = first.parameters as unknown[];
-  const plan = render(conn.prepare(`EXPLAIN QUERY PLAN ${first.sql}`).all(...params) as PlanRow[]);
+  const plan = renderSqlitePlan(conn.prepare(`EXPLAIN QUERY PLAN ${first.sql}`).all(...params) as SqlitePlanRow[]);
   const stmt = conn.prepare(first.sql);
   const times: number[] = [];
   let rows = 0;

@@ -12,6 +12,7 @@ import {
 import { processCpu } from './cpu.js';
 import { profileIn, summarise } from './profile.js';
 import type { QueryPlans } from './query-plan.js';
+import { measureReport, type ReportRun } from './report-scenario.js';
 import { type DeliveryRun, GATEWAY_ONLY, JSON_PAIRS, jsonCost, medianRound, n0, type JsonPair, type PostgresPoll, type PostgresRun, readDrop, renderReport, SERVER_NAME, targets, type Key, type PollRun, type Row, type Run, type Server } from './report.js';
 import { anonymous, baseline, bearer, fhirScenarios, outboxScenarios, pollScenario, receiverPut, type Scenarios } from './scenarios.js';
 import type { SeedManifest } from './seed.js';
@@ -43,6 +44,8 @@ const REPORT = path.join(ROOT, 'docs', 'PERFORMANCE.md');
 /** Issue 5: the store sizes the poll is measured at (Tasks alone), and its concurrency. */
 const POLL_TASKS = (process.env.BENCH_POLL_TASKS ?? '100000,1000000').split(',').map(Number);
 const POLL_CONNECTIONS = 8;
+/** Issue 10: referrals in the social prescribing report's scope, on each store. */
+const REPORT_REFERRALS = Number(process.env.BENCH_REPORT_REFERRALS ?? 100_000);
 /** Issue 9: the outbox backlog a gateway delivers to the receiver, and the worker's concurrency (its lease batch). */
 const DELIVERY_EVENTS = Number(process.env.BENCH_DELIVERY_EVENTS ?? 20_000);
 const DELIVERY_BATCH = 32;
@@ -343,6 +346,17 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
   await pairRounds(pairOf('act'));
   const delivery = !ONLY || ONLY.includes('delivery') ? await measureDelivery(work, b, dataDir, nhs, before) : undefined;
   const postgres = !ONLY || ONLY.includes('postgres') ? await measurePostgres(work, b, { configFile, tokens }, before) : undefined;
+  const reports: ReportRun[] = [];
+  if (!ONLY || ONLY.includes('reports')) {
+    for (const store of ['sqlite', 'postgres'] as const) {
+      const r = await measureReport(work, b, store, REPORT_REFERRALS);
+      reports.push(r);
+      const ms = r.jsonMs.map((x) => x.toFixed(0)).join(', ');
+      console.log(`gateway       social prescribing report, ${n0(REPORT_REFERRALS)} referrals (${store}): ${ms} ms; CSV ${r.csvMs.toFixed(0)} ms; the query alone ${r.plans.queriesMedianMs.toFixed(0)} ms (median); ${n0(r.serverCpuMs)} ms server CPU per report`);
+      console.log(`  profiled, inclusive: ${r.profile.signpost.map((f) => `${f.pct.toFixed(1)}% ${f.name}`).join('; ')}`);
+      console.log(`  profiled, self: ${r.profile.functions.map((f) => `${f.pct.toFixed(1)}% ${f.name}`).join('; ')}`);
+    }
+  }
   const polling: PollRun[] = [];
   if (!ONLY || ONLY.includes('poll')) {
     for (const tasks of POLL_TASKS) {
@@ -376,7 +390,7 @@ async function main(work: string, b: Build, commit: string, started: number): Pr
   }
 
   const run: Run = {
-    machine, settings: SETTINGS, baselines: [before, after], rows, readRounds, jsonRounds, ...(postgres ? { postgres } : {}), ...(delivery ? { delivery } : {}), queryPlans, polling, profileSeconds: PROFILE_SECONDS, profiles,
+    machine, settings: SETTINGS, baselines: [before, after], rows, readRounds, jsonRounds, ...(postgres ? { postgres } : {}), ...(delivery ? { delivery } : {}), queryPlans, polling, reports, profileSeconds: PROFILE_SECONDS, profiles,
     seed: {
       resources: RESOURCES, patients: seed.patients.length, tasks: RESOURCES - seed.patients.length - SERVICES.length - 1,
       owners: SERVICES.length, seconds: seedSeconds,

@@ -10,7 +10,7 @@ import { verifyOperation } from './audit/verify-operation.js';
 import { AccessTokens } from './auth/access-token.js';
 import { bearerAuth } from './auth/bearer.js';
 import { loadOrCreateSigningKey, loadPreviousSigningKey } from './auth/signing-key.js';
-import { smartConfiguration, TOKEN_PATH, tokenRouter } from './auth/token-endpoint.js';
+import { ClientSignIn, smartConfiguration, TOKEN_PATH, tokenRouter } from './auth/token-endpoint.js';
 import { FailureLimiter } from './auth/rate-limit.js';
 import { localOrigin, type Env } from './config/env.js';
 import { loadDeployment, writeDemoDeployment, type Deployment } from './config/deployment.js';
@@ -31,7 +31,10 @@ import { outboxWriter } from './delivery/outbox.js';
 import { subscriptionAnnouncer, subscriptionRules } from './delivery/subscriptions.js';
 import { createApp } from './http/app.js';
 import { materialiseMeasure } from './reports/measure.js';
+import { REPORTS_PATH } from './reports/page-layout.js';
+import { reportLabels } from './reports/report-labels.js';
 import { reportOperations } from './reports/report-operation.js';
+import { reportPageRouter } from './reports/report-page-route.js';
 import { projectReports } from './reports/report-projection.js';
 import { scheduledJobs } from './jobs/jobs.js';
 import { JobScheduler } from './jobs/scheduler.js';
@@ -117,12 +120,21 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
   };
   const authenticate = bearerAuth(tokens);
   const auditRefused: FhirRouterOptions['auditRefusal'] = (caller, interaction, error) => auditRefusal(store, baseUrl(), caller, interaction, error);
+  // One failure limiter for both doors clients sign in by (the token endpoint, the reports' form).
+  const signInDeps = { clients: deployment.clients, store, tokens, baseUrl, limiter: new FailureLimiter() };
   const app = createApp({
     logger: parts.logger,
     ...(parts.trustProxy ? { trustProxy: parts.trustProxy } : {}),
     routes: [
-      { path: TOKEN_PATH, router: tokenRouter({ clients: deployment.clients, store, tokens, baseUrl, limiter: new FailureLimiter() }) },
+      { path: TOKEN_PATH, router: tokenRouter(signInDeps) },
       { path: '/api/v1', router: jsonApiRouter({ context, authenticate, auditRefusal: auditRefused, version: info.version, statusReasons }) },
+      {
+        path: REPORTS_PATH,
+        router: reportPageRouter({
+          context, deployment, tokens, signIn: new ClientSignIn(signInDeps), auditRefusal: auditRefused,
+          labels: reportLabels(deployment, profilesDir), logger: parts.logger,
+        }),
+      },
     ],
     fhir: {
       context, info,

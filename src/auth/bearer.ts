@@ -11,7 +11,7 @@ const REALM = 'realm="signpost"';
  * the scheme), or undefined when the header names another scheme. Whatever follows the scheme is the
  * token's to prove: only one the gateway signed verifies, so no syntax check is needed here.
  */
-function bearerToken(header: string): string | undefined {
+export function bearerToken(header: string): string | undefined {
   const h = header.trimStart();
   if (h.slice(0, 6).toLowerCase() !== 'bearer' || (h.length > 6 && h[6] !== ' ')) return undefined;
   return h.slice(6).trim();

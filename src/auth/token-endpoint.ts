@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { ClientConfig, Role } from '../config/deployment.js';
 import type { Store } from '../store/store.js';
-import type { AccessTokens } from './access-token.js';
+import type { AccessTokens, TokenResponse } from './access-token.js';
 import { ClientAuthenticator, OAuthError, readClientCredentials, type ClientCredentials, type TokenForm } from './client-auth.js';
 import { addressKey, clientKey, type FailureLimiter } from './rate-limit.js';
 import { roleScopes } from './role-rights.js';
@@ -10,7 +10,7 @@ import { narrowScopes, parseScopes, type Scope } from './scopes.js';
 export const TOKEN_PATH = '/oauth2/token';
 /** Form bodies are a handful of short fields; an RS384 assertion with a 4096-bit key is under 1.5 KiB. */
 const TOKEN_BODY_LIMIT = 16 * 1024;
-const FORM_TYPE = 'application/x-www-form-urlencoded';
+export const FORM_TYPE = 'application/x-www-form-urlencoded';
 /** RFC 6749 §5.1: token responses, and so their errors, must not be cached. */
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
 const BASIC_CHALLENGE = 'Basic realm="signpost"';
@@ -46,7 +46,7 @@ export function grantScopes(role: Role, requested: string | undefined): Scope[] 
  * The form fields, each at most once (RFC 6749 §3.2: "Request and response parameters MUST NOT be
  * included more than once"); a field without a value counts as absent (§3.1).
  */
-function readForm(body: unknown): TokenForm {
+export function readForm(body: unknown): TokenForm {
   const params = new URLSearchParams(typeof body === 'string' ? body : '');
   // No prototype, so a field named __proto__ or constructor is just a field.
   const form = Object.create(null) as Record<string, string>;
@@ -62,56 +62,87 @@ function sendError(res: Response, err: OAuthError, headers: Record<string, strin
   res.status(err.status).set({ ...NO_STORE, ...headers }).json({ error: err.error, error_description: err.description });
 }
 
+/** Too many failed client authentications from an address or for a client: try again after `retryAfter` seconds. */
+export class TooManyFailures extends OAuthError {
+  constructor(readonly retryAfter: number) {
+    // RFC 6749 has no code for "too many attempts", and `slow_down` belongs to the device grant's polling
+    // (RFC 8628 §3.5), which client-credentials libraries do not know. `invalid_client` is what they
+    // handle (stop and report), and it is true: the client has not been authenticated.
+    super(429, 'invalid_client', `Too many failed client authentications; try again in ${retryAfter} s`);
+  }
+}
+
+/**
+ * How clients sign in, whichever door they use (the token endpoint; the reports' sign-in form): their
+ * credentials checked by the ClientAuthenticator, failures limited per address and per known client by
+ * one FailureLimiter (give every door the same one, so that a guesser gains nothing by switching), and
+ * the token issued with the scopes granted to the role.
+ */
+export class ClientSignIn {
+  private readonly authenticator: ClientAuthenticator;
+
+  constructor(private readonly deps: TokenRouterDeps) {
+    this.authenticator = new ClientAuthenticator({
+      clients: deps.clients,
+      store: deps.store,
+      tokenEndpoint: () => tokenEndpointUrl(deps.baseUrl()),
+      ...(deps.now ? { now: deps.now } : {}),
+    });
+  }
+
+  /**
+   * The client that `read` says is signing in, once it proves it; throws an OAuthError otherwise
+   * (TooManyFailures while blocked). `read` takes the credentials from the request and may throw;
+   * `check` is what else the request must satisfy, looked at only after the limit (the token
+   * endpoint's grant_type), so that neither lets a blocked key learn anything.
+   */
+  async authenticate(read: () => ClientCredentials, address: string | undefined, check: () => void = () => undefined): Promise<ClientConfig> {
+    const { limiter } = this.deps;
+    let credentials: ClientCredentials | undefined;
+    let unreadable: unknown;
+    try {
+      credentials = read();
+    } catch (e) {
+      unreadable = e;
+    }
+    // Failures count against the address, and against the client id when it is one of ours: ids that
+    // name no client get no counter, so inventing ids cannot crowd real clients out of the limiter.
+    const keys = [addressKey(address)];
+    if (credentials && this.authenticator.isKnown(credentials.clientId)) keys.push(clientKey(credentials.clientId));
+    const wait = limiter.retryAfter(keys);
+    if (wait !== undefined) throw new TooManyFailures(wait);
+    try {
+      if (unreadable !== undefined || !credentials) throw unreadable;
+      check();
+      return await this.authenticator.authenticate(credentials);
+    } catch (e) {
+      if (e instanceof OAuthError && e.error === 'invalid_client') limiter.fail(keys);
+      throw e;
+    }
+  }
+
+  /** An access token for `client`, with what it asked for (`scope`) narrowed to what its role may hold. */
+  issue(client: ClientConfig, scope: string | undefined): Promise<TokenResponse> {
+    return this.deps.tokens.issue(client, grantScopes(client.role, scope));
+  }
+}
+
 /** `POST /oauth2/token`: OAuth 2.0 client credentials (RFC 6749 §4.4) with SMART Backend Services client auth. */
 export function tokenRouter(deps: TokenRouterDeps): express.Router {
-  const { tokens, limiter } = deps;
-  const authenticator = new ClientAuthenticator({
-    clients: deps.clients,
-    store: deps.store,
-    tokenEndpoint: () => tokenEndpointUrl(deps.baseUrl()),
-    ...(deps.now ? { now: deps.now } : {}),
-  });
+  const signIn = new ClientSignIn(deps);
   const router = express.Router();
   const formBody = express.text({ type: FORM_TYPE, limit: TOKEN_BODY_LIMIT });
 
   router.post('/', formBody, async (req: Request, res: Response) => {
     if (!req.is(FORM_TYPE)) throw new OAuthError(400, 'invalid_request', `The body must be ${FORM_TYPE}`);
     const form = readForm(req.body);
-
-    let credentials: ClientCredentials | undefined;
-    let unreadable: unknown;
-    try {
-      credentials = readClientCredentials(form, req.headers.authorization);
-    } catch (e) {
-      unreadable = e;
-    }
-    // Failures count against the address, and against the client id when it is one of ours: ids that
-    // name no client get no counter, so inventing ids cannot crowd real clients out of the limiter.
-    const keys = [addressKey(req.ip)];
-    if (credentials && authenticator.isKnown(credentials.clientId)) keys.push(clientKey(credentials.clientId));
-    const wait = limiter.retryAfter(keys);
-    if (wait !== undefined) {
-      // RFC 6749 has no code for "too many attempts", and `slow_down` belongs to the device grant's polling
-      // (RFC 8628 §3.5), which client-credentials libraries do not know. `invalid_client` is what they
-      // handle (stop and report), and it is true: the client has not been authenticated.
-      return void sendError(res, new OAuthError(429, 'invalid_client', `Too many failed client authentications; try again in ${wait} s`),
-        { 'Retry-After': String(wait) });
-    }
-
-    let client: ClientConfig;
-    try {
-      if (unreadable !== undefined || !credentials) throw unreadable;
+    const client = await signIn.authenticate(() => readClientCredentials(form, req.headers.authorization), req.ip, () => {
       if (form.grant_type === undefined) throw new OAuthError(400, 'invalid_request', 'grant_type is required');
       if (form.grant_type !== 'client_credentials') {
         throw new OAuthError(400, 'unsupported_grant_type', 'Only grant_type=client_credentials is supported');
       }
-      client = await authenticator.authenticate(credentials);
-    } catch (e) {
-      if (e instanceof OAuthError && e.error === 'invalid_client') limiter.fail(keys);
-      throw e;
-    }
-    const granted = await tokens.issue(client, grantScopes(client.role, form.scope));
-    res.status(200).set(NO_STORE).json(granted);
+    });
+    res.status(200).set(NO_STORE).json(await signIn.issue(client, form.scope));
   });
 
   router.all('/', (_req, res) => {
@@ -121,6 +152,7 @@ export function tokenRouter(deps: TokenRouterDeps): express.Router {
 
   // Errors of this endpoint are RFC 6749 §5.2 JSON, not OperationOutcomes.
   router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (err instanceof TooManyFailures) return void sendError(res, err, { 'Retry-After': String(err.retryAfter) });
     if (err instanceof OAuthError) return void sendError(res, err, err.status === 401 ? { 'WWW-Authenticate': BASIC_CHALLENGE } : {});
     const parserError = err as { type?: unknown; status?: unknown };
     if (typeof parserError.type === 'string' && typeof parserError.status === 'number' && parserError.status < 500) {

@@ -1,7 +1,9 @@
 /**
  * The one table of what this server serves: resource types, their search parameters and which
  * business identifiers are unique. Routing, search parsing, indexing and the CapabilityStatement are
- * all derived from it, so they cannot disagree.
+ * all derived from it, so they cannot disagree. A search parameter added here is indexed only as
+ * resources are written: a migration that names it in `reindex` (store/sql/migrations.ts) indexes what
+ * stores already hold.
  */
 export type SearchParamType = 'token' | 'reference' | 'date' | 'string';
 

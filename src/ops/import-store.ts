@@ -3,7 +3,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { recordEntities, type AuditRecord } from '../audit/audit-event.js';
 import { parseDateRange } from '../fhir/instant.js';
-import { projectReports } from '../reports/report-projection.js';
+import { replayVersion } from '../reports/report-replay.js';
 import type { AuditEntry, ClaimRow, GrantRow, Store, Stored } from '../store/store.js';
 import { CLAIMS, FORMAT, GRANTS, LEDGER, MANIFEST, METHODS, usualMethod, type Manifest } from './export-format.js';
 
@@ -141,7 +141,7 @@ async function restoreExport(store: Store, dir: string, manifest: Manifest): Pro
     await tx.restore(stored);
     // The reports' read model is derived: replayed version by version in commit order, it comes out as
     // the source's did (a referral's patient as at that day, each Task move at its moment).
-    await projectReports(tx, [{ stored, audience: [] }]);
+    await replayVersion(tx, stored);
   });
   const auditEvents = await inChunks(store, lines<Pick<AuditEntry, 'seq' | 'json' | 'hash'>>(path.join(dir, LEDGER)), async (link, tx) => {
     // The columns the ledger is searched by come from the record itself, as when it was appended.

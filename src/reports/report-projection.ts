@@ -7,13 +7,22 @@ import { referencing } from '../store/server-resources.js';
 import type { Stored, StoreTx } from '../store/store.js';
 import { ageBand, ethnicityOf, genderOf } from './strata.js';
 
+/**
+ * What the projection reads of the store: the transaction it runs in, or (reports/report-replay.ts)
+ * that transaction's view of the store as it stood when a replayed version was written.
+ */
+export type ProjectionTx = Pick<StoreTx, 'read' | 'search' | 'reportFacts'>;
+
+/** The types whose versions move the read model: a referral arriving, its Task, and score Observations. */
+export const PROJECTED_TYPES = ['ServiceRequest', 'Task', 'Observation'] as const;
+
 const odsOf = (ref: fhir4.Reference | undefined) => idOfType(ref?.reference, 'Organization') ?? ref?.identifier?.value ?? '';
 
 /** Task statuses that mean the service took the referral on. */
 const TAKEN_ON = new Set(['accepted', 'in-progress', 'on-hold', 'completed', 'failed']);
 
 /** A new referral's row: who sent it where, when, why, and its patient's strata as at that day. */
-async function newReferral(s: Stored, tx: StoreTx): Promise<ReferralFact> {
+async function newReferral(s: Stored, tx: ProjectionTx): Promise<ReferralFact> {
   const sr = s.resource as fhir4.ServiceRequest;
   const patientId = idOfType(sr.subject?.reference, 'Patient');
   const patient = patientId ? (await tx.read('Patient', patientId))?.resource as fhir4.Patient | undefined : undefined;
@@ -41,7 +50,7 @@ function taskMoved(fact: ReferralFact, s: Stored): ReferralFact {
 }
 
 /** A referral's scores from its recorded score Observations: first (baseline), latest and how many, per score. */
-async function scoresOf(referral: string, tx: StoreTx): Promise<Omit<ScoreFact, 'referral'>[]> {
+async function scoresOf(referral: string, tx: ProjectionTx): Promise<Omit<ScoreFact, 'referral'>[]> {
   const byCode = new Map<string, { at: string; value: number }[]>();
   for (const o of await referencing(tx, 'Observation', 'based-on', `ServiceRequest/${referral}`)) {
     const obs = o.resource as fhir4.Observation;
@@ -61,7 +70,7 @@ async function scoresOf(referral: string, tx: StoreTx): Promise<Omit<ScoreFact, 
  * the versions it wrote, the server's consequences included: a referral's row when it arrives, again at
  * each change of its Task, and its scores whenever an outcome is recorded or retracted.
  */
-export async function projectReports(tx: StoreTx, written: readonly WrittenVersion[]): Promise<void> {
+export async function projectReports(tx: ProjectionTx, written: readonly WrittenVersion[]): Promise<void> {
   const facts = new Map<string, ReferralFact>();
   const rescore = new Set<string>();
   for (const { stored: s } of written) {

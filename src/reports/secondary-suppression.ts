@@ -103,8 +103,11 @@ const rank = (e: Equation) => (e.people === 0 ? 1e12 : e.people * 2) + (e.row < 
 interface System {
   width: number;
   equations: { cells: number[]; counts: Equation[] }[];
-  /** The sums to protect (in the system's unknowns) and how many people each holds, given what the span computes. */
-  probes: (span: PublishedSpan) => Iterable<{ cells: number[]; people: number }>;
+  /**
+   * The sums to protect (in the system's unknowns) and how many people each holds, given what the span
+   * computes; `always` for one that must not be computable whatever it holds.
+   */
+  probes: (span: PublishedSpan) => Iterable<{ cells: number[]; people: number; always?: boolean }>;
 }
 
 function spanOf(system: System, without?: number): PublishedSpan {
@@ -125,7 +128,7 @@ function leaks(system: System): string[] {
   const span = spanOf(system);
   const chosen = new Set<string>();
   for (const probe of system.probes(span)) {
-    if (!isSmall(probe.people)) continue;
+    if (!probe.always && !isSmall(probe.people)) continue;
     const from = span.computedFrom(probe.cells);
     // One already chosen in this pass may make this one safe too: the next pass will tell.
     if (!from || from.some((i) => system.equations[i]!.counts.some((e) => chosen.has(e.key)))) continue;
@@ -146,7 +149,7 @@ const patterns = (width: number) => [...Array((1 << width) - 1).keys()].map((m) 
  * is published are fully known, so they enter the totals only as their sum (and are checked alone);
  * the strata whose every count is suppressed enter only the totals, so they are one unknown together.
  */
-function nextSuppressions(t: CountTable, suppressed: ReadonlySet<string>): string[] {
+function nextSuppressions(t: CountTable, suppressed: ReadonlySet<string>, shared: ReadonlySet<string>): string[] {
   const width = widthOf(t);
   const all = equations(t);
   const isPublished = (e: Equation) => !suppressed.has(e.key);
@@ -235,6 +238,14 @@ function nextSuppressions(t: CountTable, suppressed: ReadonlySet<string>): strin
         if (unknown.length) yield sum(unknown);
         yield sum(t.rows.map((_, r) => r));
       }
+      // A suppressed figure another table shares protects something there: here it must stay unknown too.
+      for (const e of all) {
+        if (isPublished(e) || !shared.has(e.key)) continue;
+        // One of several wholly suppressed strata: they are one unknown together, so none alone is computable.
+        if (e.row >= 0 && kind[e.row] === 'suppressed' && hidden.length > 1) continue;
+        const cells = mapped(live(e.cells));
+        if (cells.length) yield { cells, people: e.people, always: true };
+      }
     },
   }));
   return [...new Set(chosen)];
@@ -247,11 +258,18 @@ function nextSuppressions(t: CountTable, suppressed: ReadonlySet<string>): strin
  */
 export function suppressedFigures(tables: readonly CountTable[], alsoSuppress: Iterable<string> = []): Set<string> {
   const suppressed = new Set<string>(alsoSuppress);
-  for (const t of tables) for (const e of equations(t)) if (isSmall(e.people)) suppressed.add(e.key);
+  const tablesOf = new Map<string, number>();
+  for (const t of tables) {
+    for (const e of equations(t)) {
+      if (isSmall(e.people)) suppressed.add(e.key);
+      tablesOf.set(e.key, (tablesOf.get(e.key) ?? 0) + 1);
+    }
+  }
+  const shared = new Set([...tablesOf].flatMap(([key, n]) => (n > 1 ? [key] : [])));
   for (let changed = true; changed;) {
     changed = false;
     for (const t of tables) {
-      const more = nextSuppressions(t, suppressed);
+      const more = nextSuppressions(t, suppressed, shared);
       for (const key of more) suppressed.add(key);
       if (more.length) changed = true;
     }

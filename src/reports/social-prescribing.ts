@@ -1,5 +1,5 @@
 import { SWEMWBS_MEANINGFUL_CHANGE } from '../outcomes/scoring.js';
-import type { ReferralFact, ScoreFact } from '../store/report-facts.js';
+import { changeColumn, type CohortRow } from '../store/report-facts.js';
 import { isSmall, publishDerived, type Published } from './disclosure.js';
 import { figurePeople, stratumKey, suppressedFigures, totalKey, type CountTable } from './secondary-suppression.js';
 import { meanWithInterval, median } from './statistics.js';
@@ -35,7 +35,7 @@ export const STRATIFIERS = ['age-band', 'gender', 'ethnicity', 'practice', 'reas
 export type Stratifier = (typeof STRATIFIERS)[number] | 'decline-reason';
 
 /** The score codes whose change is reported (outcomes/scoring.ts), and the ONS4 items among them. */
-export const CHANGE_SCORES = ['swemwbs-metric', 'ons4-satisfaction', 'ons4-worthwhile', 'ons4-happy', 'ons4-anxious', 'ucla3-total'] as const;
+export const CHANGE_SCORES = ['swemwbs-metric', 'ons4-satisfaction', 'ons4-worthwhile', 'ons4-happiness', 'ons4-anxiety', 'ucla3-total'] as const;
 
 export type GroupCode =
   | 'received' | 'accepted' | 'declined' | 'completed' | 'days-to-acceptance' | 'days-to-completion'
@@ -43,18 +43,20 @@ export type GroupCode =
 
 const DAY_MICROS = 86_400_000_000;
 
-/** A member of the cohort, with what the groups measure of it. */
+/** A member of the cohort: its row, with each reported score's change where it has a baseline and a follow-up. */
 interface Member {
-  fact: ReferralFact;
-  /** Latest less first, per score, where the referral has a baseline and a follow-up. */
-  change: Map<string, number>;
+  fact: CohortRow;
 }
 
-const strataValue: Record<(typeof STRATIFIERS)[number], (f: ReferralFact) => string> = {
+/** The column of each reported score's change. */
+const CHANGE = Object.fromEntries(CHANGE_SCORES.map((code) => [code, changeColumn(code)])) as Record<(typeof CHANGE_SCORES)[number], `change:${string}`>;
+const changeOf = (m: Member, code: (typeof CHANGE_SCORES)[number]) => m.fact[CHANGE[code]] ?? null;
+
+const strataValue: Record<(typeof STRATIFIERS)[number], (f: CohortRow) => string> = {
   'age-band': (f) => f.ageBand, gender: (f) => f.gender, ethnicity: (f) => f.ethnicity, practice: (f) => f.practice, reason: (f) => f.reason || 'not-coded',
 };
 
-const valueIn = (stratifier: Stratifier, f: ReferralFact) => (stratifier === 'decline-reason' ? f.declineReason ?? 'unspecified' : strataValue[stratifier](f));
+const valueIn = (stratifier: Stratifier, f: CohortRow) => (stratifier === 'decline-reason' ? f.declineReason ?? 'unspecified' : strataValue[stratifier](f));
 
 /** Every value a stratifier can take in this report, so that an empty stratum is published as 0, not left out. */
 function strataOf(stratifier: Stratifier, cohort: readonly Member[], practices: readonly string[]): string[] {
@@ -79,8 +81,8 @@ const COUNTED = {
   accepted: (m: Member) => m.fact.acceptedAt !== null,
   declined: isDeclined,
   completed: (m: Member) => m.fact.completedAt !== null,
-  ...Object.fromEntries(CHANGE_SCORES.map((code) => [`change-${code}`, (m: Member) => m.change.has(code)])),
-  'swemwbs-improved-count': (m: Member) => (m.change.get('swemwbs-metric') ?? -Infinity) >= SWEMWBS_MEANINGFUL_CHANGE,
+  ...Object.fromEntries(CHANGE_SCORES.map((code) => [`change-${code}`, (m: Member) => changeOf(m, code) !== null])),
+  'swemwbs-improved-count': (m: Member) => (changeOf(m, 'swemwbs-metric') ?? -Infinity) >= SWEMWBS_MEANINGFUL_CHANGE,
 } as Record<string, (m: Member) => boolean>;
 
 /**
@@ -111,8 +113,8 @@ const GROUPS: GroupDef[] = [
   { code: 'completed', counted: 'completed' },
   { code: 'days-to-acceptance', counted: 'accepted', measure: (m) => (m.fact.acceptedAt! - m.fact.received) / DAY_MICROS, summary: 'median' },
   { code: 'days-to-completion', counted: 'completed', measure: (m) => (m.fact.completedAt! - m.fact.received) / DAY_MICROS, summary: 'median' },
-  ...CHANGE_SCORES.map((code): GroupDef => ({ code: `change-${code}`, counted: `change-${code}`, measure: (m) => m.change.get(code)!, summary: 'mean' })),
-  { code: 'swemwbs-improved', counted: 'change-swemwbs-metric', measure: (m) => m.change.get('swemwbs-metric')!, summary: 'share-improved' },
+  ...CHANGE_SCORES.map((code): GroupDef => ({ code: `change-${code}`, counted: `change-${code}`, measure: (m) => changeOf(m, code)!, summary: 'mean' })),
+  { code: 'swemwbs-improved', counted: 'change-swemwbs-metric', measure: (m) => changeOf(m, 'swemwbs-metric')!, summary: 'share-improved' },
 ];
 
 const rowName = (stratifier: Stratifier, value: string) => `${stratifier}:${value}`;
@@ -197,24 +199,12 @@ function summarise(def: GroupDef, values: Float64Array, count: Published, improv
 }
 
 export interface ReportInput {
-  /** The referrals of every practice the caller's reports may cover, and their scores. */
-  facts: readonly ReferralFact[];
-  scores: readonly ScoreFact[];
+  /** The referrals of every practice the caller's reports may cover, with the changes of CHANGE_SCORES. */
+  cohort: readonly CohortRow[];
   /** The practices the caller's reports may cover: each is a stratum of `practice`, referred or not. */
   practices: readonly string[];
   /** The one practice this report is of, when narrowed to it. */
   practice?: string;
-}
-
-function cohortOf(facts: readonly ReferralFact[], scores: readonly ScoreFact[]): Member[] {
-  const changes = new Map<string, Map<string, number>>();
-  for (const s of scores) {
-    if (s.count < 2) continue; // a baseline without a follow-up shows no change
-    const per = changes.get(s.referral) ?? new Map<string, number>();
-    per.set(s.code, s.latest - s.first);
-    changes.set(s.referral, per);
-  }
-  return facts.map((fact) => ({ fact, change: changes.get(fact.referral) ?? new Map() }));
 }
 
 /**
@@ -236,8 +226,8 @@ function suppressionOf(cohort: IndexedCohort, whole?: IndexedCohort): Set<string
 }
 
 /** The report's groups, each with its total and its strata, as they may be published. */
-export function socialPrescribingFigures({ facts, scores, practices, practice }: ReportInput): GroupFigures[] {
-  const everyone = cohortOf(facts, scores);
+export function socialPrescribingFigures({ cohort: rows, practices, practice }: ReportInput): GroupFigures[] {
+  const everyone = rows.map((fact): Member => ({ fact }));
   const cohort = practice === undefined
     ? indexed(everyone, practices)
     : indexed(everyone.filter((m) => m.fact.practice === practice), [practice]);

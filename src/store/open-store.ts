@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Env } from '../config/env.js';
+import { rebuildReports } from '../reports/report-replay.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import type { AuditRenderer } from './sql/sql-ledger.js';
 import type { Indexer } from './sql/sql-tx.js';
@@ -14,7 +15,8 @@ export const sqliteFileIn = (dataDir: string) => path.join(dataDir, 'signpost.sq
  * SQLite file in the data directory. The gateway and the operator's command-line tools open it alike.
  */
 export function openStore(env: Pick<Env, 'dataDir' | 'databaseUrl' | 'sqliteSync' | 'pgPool' | 'pgStatementTimeoutMs'>, indexer: Indexer, renderAudit?: AuditRenderer): Promise<Store> {
-  const common = { indexer, ...(renderAudit ? { renderAudit } : {}) };
+  // Whoever opens a store first after an upgrade runs its migrations, the rebuild of the reports' read model included.
+  const common = { indexer, rebuildReports, ...(renderAudit ? { renderAudit } : {}) };
   return env.databaseUrl
     ? PostgresStore.open({ url: env.databaseUrl, poolSize: env.pgPool, statementTimeoutMs: env.pgStatementTimeoutMs, ...common })
     : SqliteStore.open({ file: sqliteFileIn(env.dataDir), synchronous: env.sqliteSync, ...common });

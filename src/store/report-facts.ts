@@ -1,4 +1,5 @@
 import type { Micros } from '../fhir/instant.js';
+import type { StoreTx } from './store.js';
 
 /**
  * The commissioners' reports' read model (issue 10): one row per referral with what the reports count
@@ -46,6 +47,15 @@ export interface FactQuery {
   practices: readonly string[];
 }
 
+/** The column of a cohort row holding one score's change. */
+export const changeColumn = (code: string) => `change:${code}` as const;
+
+/**
+ * A referral as a report counts it: its row less what identifies it, and for each score asked for its
+ * change (latest less first) where it has a baseline and a follow-up, else null.
+ */
+export type CohortRow = Omit<ReferralFact, 'referral' | 'service'> & { readonly [change: `change:${string}`]: number | null };
+
 export interface ReportFacts {
   /** Writes a referral's row (a new one, or the whole row again). */
   putReferral(fact: ReferralFact): Promise<void>;
@@ -55,4 +65,17 @@ export interface ReportFacts {
   /** The rows of the referrals a query selects, and their scores. */
   referrals(query: FactQuery): Promise<ReferralFact[]>;
   scores(query: FactQuery): Promise<ScoreFact[]>;
+  /**
+   * What a report reads: the referrals a query selects, each with these scores' changes (one query,
+   * one row per referral, nothing that names it: a report over 100,000 builds no more than it needs).
+   */
+  cohort(query: FactQuery, codes: readonly string[]): Promise<CohortRow[]>;
+  /** Removes every row, ahead of rebuilding the model from the stored versions in the same transaction. */
+  clear(): Promise<void>;
 }
+
+/**
+ * Rebuilds the read model from the stored versions (reports/report-replay.ts). The stores take it as an
+ * option for the migration that calls for it (10): the projection is the server's, not the store's.
+ */
+export type RebuildReports = (tx: StoreTx) => Promise<void>;

@@ -7,7 +7,7 @@ import type { Stored, StoreTx } from './store.js';
  */
 
 /** The resources of `type` whose reference parameter `param` names `target` (at most 1,000). */
-export async function referencing(tx: StoreTx, type: string, param: string, target: string): Promise<Stored[]> {
+export async function referencing(tx: Pick<StoreTx, 'search'>, type: string, param: string, target: string): Promise<Stored[]> {
   return (await tx.search({ type, sort: 'default', count: 1000, filters: [{ kind: 'reference', param, targets: [target] }] })).matches;
 }
 

@@ -153,8 +153,11 @@ export interface StoreTx {
    * store kept it (id, version, lastUpdated, method), following that resource's versions restored before.
    */
   restore(version: Stored): Promise<void>;
-  /** Operator tools only: every version of every resource in commit order, a page after `after`. */
-  versions(after: VersionCursor | undefined, limit: number): Promise<{ versions: Stored[]; next?: VersionCursor }>;
+  /**
+   * Operator tools only: every version of every resource (or of `types` only) in commit order, a page
+   * after `after`.
+   */
+  versions(after: VersionCursor | undefined, limit: number, types?: readonly string[]): Promise<{ versions: Stored[]; next?: VersionCursor }>;
   /** Operator tools only: every grant, ordered by type, id and organisation, after `after`. */
   grantRows(after: GrantRow | undefined, limit: number): Promise<GrantRow[]>;
   /** Operator tools only: every unexpired claim, ordered by scope and key, after `after`. */

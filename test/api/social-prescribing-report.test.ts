@@ -128,7 +128,12 @@ describe('the social prescribing report', () => {
   it('refuses other roles, another commissioner\'s practice and bad periods, and audits the report', async () => {
     for (const client of [t.referrer, t.linkWorker]) {
       expectOutcome(await client.get(`/fhir/MeasureReport/$social-prescribing?${period}`), { status: 403, code: 'forbidden' });
+      // Refused for who it is, not for how it asked.
+      expectOutcome(await client.get('/fhir/MeasureReport/$social-prescribing?period-start=nonsense'), { status: 403, code: 'forbidden' });
     }
+    // An auditor's token narrowed to AuditEvent has not been given the report.
+    const narrowed = await t.gw.as('auditor', 'system/AuditEvent.rs');
+    expectOutcome(await narrowed.get(`/fhir/MeasureReport/$social-prescribing?${period}`), { status: 403, code: 'forbidden', expression: 'MeasureReport' });
     expectOutcome(await t.commissioner.get(`/fhir/MeasureReport/$social-prescribing?${period}&practice=B82002`), { status: 403, code: 'forbidden', expression: 'practice' });
     expectOutcome(await t.commissioner.get('/fhir/MeasureReport/$social-prescribing?period-end=2026-01-01'), { status: 400, code: 'required', expression: 'period-start' });
     expectOutcome(await t.commissioner.get('/fhir/MeasureReport/$social-prescribing?period-start=2026-02-30&period-end=2026-03-01'), { status: 400, code: 'value', expression: 'period-start' });
@@ -136,6 +141,6 @@ describe('the social prescribing report', () => {
     const audit = await t.auditor.get('/fhir/AuditEvent?subtype=social-prescribing&outcome=0');
     expect((audit.body.entry ?? []).length).toBeGreaterThanOrEqual(1);
     const refused = await t.auditor.get('/fhir/AuditEvent?subtype=social-prescribing&outcome=4');
-    expect((refused.body.entry ?? []).length).toBeGreaterThanOrEqual(6);
+    expect((refused.body.entry ?? []).length).toBeGreaterThanOrEqual(9);
   });
 });

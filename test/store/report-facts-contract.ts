@@ -41,5 +41,39 @@ export function reportFactsContract(name: string, harness: () => StoreHarness): 
       const scores = await t.store.transaction((tx) => tx.reportFacts.scores({ from: 0, to: 1000, practices: ['A81001'] }));
       expect(scores).toEqual([{ referral: 'r1', code: 'swemwbs-metric', first: 19.25, latest: 25.03, count: 3 }]);
     });
+
+    it('reads a report\'s cohort: a row per referral in scope, each score\'s change where it has a follow-up, nothing that names it', async () => {
+      await t.store.transaction(async (tx) => {
+        await tx.reportFacts.putReferral(fact('r1', 'A81001', 100, { status: 'completed', acceptedAt: 150, completedAt: 900 }));
+        await tx.reportFacts.putReferral(fact('r2', 'A81001', 200, { gender: 'male' }));
+        await tx.reportFacts.putReferral(fact('r3', 'B82002', 150));
+        await tx.reportFacts.putReferral(fact('r4', 'A81001', 5000));
+        await tx.reportFacts.putScores('r1', [
+          { code: 'swemwbs-metric', first: 19.25, latest: 23.25, count: 3 }, { code: 'ucla3-total', first: 7, latest: 5, count: 2 },
+          { code: 'ons4-anxiety', first: 6, latest: 6, count: 1 }, { code: 'swemwbs-raw', first: 20, latest: 24, count: 2 },
+        ]);
+        await tx.reportFacts.putScores('r2', [{ code: 'swemwbs-metric', first: 20, latest: 20, count: 1 }]);
+        await tx.reportFacts.putScores('r3', [{ code: 'swemwbs-metric', first: 20, latest: 30, count: 2 }]);
+      });
+      const codes = ['swemwbs-metric', 'ucla3-total', 'ons4-anxiety'];
+      const rows = await t.store.transaction((tx) => tx.reportFacts.cohort({ from: 0, to: 1000, practices: ['A81001'] }, codes));
+      const base = { practice: 'A81001', reason: '267076002', ageBand: '35-49', gender: 'female', ethnicity: 'A', declineReason: null };
+      expect(rows.sort((a, b) => a.received - b.received)).toEqual([
+        { ...base, received: 100, status: 'completed', acceptedAt: 150, completedAt: 900, 'change:swemwbs-metric': 4, 'change:ucla3-total': -2, 'change:ons4-anxiety': null },
+        { ...base, received: 200, gender: 'male', status: 'requested', acceptedAt: null, completedAt: null, 'change:swemwbs-metric': null, 'change:ucla3-total': null, 'change:ons4-anxiety': null },
+      ]);
+      expect(await t.store.transaction((tx) => tx.reportFacts.cohort({ from: 0, to: 1000, practices: [] }, codes))).toEqual([]);
+    });
+
+    it('clears every row, for a rebuild from the stored versions', async () => {
+      await t.store.transaction(async (tx) => {
+        await tx.reportFacts.putReferral(fact('r1', 'A81001', 100));
+        await tx.reportFacts.putScores('r1', [{ code: 'ucla3-total', first: 7, latest: 6, count: 2 }]);
+      });
+      await t.store.transaction((tx) => tx.reportFacts.clear());
+      const everything = { from: 0, to: Number.MAX_SAFE_INTEGER, practices: ['A81001'] };
+      expect(await t.store.transaction((tx) => tx.reportFacts.referrals(everything))).toEqual([]);
+      expect(await t.store.transaction((tx) => tx.reportFacts.scores(everything))).toEqual([]);
+    });
   });
 }

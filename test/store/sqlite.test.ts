@@ -75,7 +75,7 @@ describe('SQLite schema migrations', () => {
       run: async (q: import('kysely').CompiledQuery) => { raw.prepare(q.sql).run(...(q.parameters as unknown[])); },
     };
     raw.exec('BEGIN');
-    await migrate(queryBuilder('sqlite'), 'sqlite', runner, 2);
+    await migrate(queryBuilder('sqlite'), 'sqlite', runner, { target: 2 });
     const event = raw.prepare('INSERT INTO audit_event (seq, recorded, outcome, subtype, org, json, hash) VALUES (?, ?, ?, ?, ?, ?, ?)');
     const entity = raw.prepare('INSERT INTO audit_entity (ref, seq) VALUES (?, ?)');
     for (const [seq, refs] of [[1, ['Patient/a', 'Task/t']], [2, ['Patient/A']], [3, []]] as const) {

@@ -56,6 +56,21 @@ export function storeContract(name: string, harness: () => StoreHarness): void {
       expect(await t.store.transaction((tx) => tx.vread('Patient', 'p1', 3))).toBeUndefined();
     });
 
+    it('lists every version in commit order, or the versions of some types only, page by page', async () => {
+      await t.store.transaction(async (tx) => {
+        await tx.write(patient('p1'), { method: 'POST' });
+        await tx.write(task('t1', 'requested', 'Organization/SP001'), { method: 'POST' });
+        await tx.write(patient('p1', undefined, 'Jones'), { method: 'PUT' });
+        await tx.write(task('t1', 'accepted', 'Organization/SP001'), { method: 'PUT' });
+      });
+      const first = await t.store.transaction((tx) => tx.versions(undefined, 1, ['Task']));
+      const second = await t.store.transaction((tx) => tx.versions(first.next, 1, ['Task']));
+      expect([...first.versions, ...second.versions].map((v) => `${v.id}/${v.version}`)).toEqual(['t1/1', 't1/2']);
+      const all = await t.store.transaction((tx) => tx.versions(undefined, 10));
+      expect(all.versions.map((v) => `${v.id}/${v.version}`)).toEqual(['p1/1', 't1/1', 'p1/2', 't1/2']);
+      expect(all.next).toBeUndefined();
+    });
+
     it('refuses a write whose expected version is not current', async () => {
       await t.store.transaction((tx) => tx.write(patient('p1'), { method: 'POST', expectVersion: 0 }));
       await expect(t.store.transaction((tx) => tx.write(patient('p1'), { method: 'POST', expectVersion: 0 }))).rejects.toBeInstanceOf(VersionConflict);

@@ -139,3 +139,60 @@ describe('secondary suppression against exact arithmetic on the published counts
     expect(computableSums([byAge, byGender], hidden).filter((s) => isSmall(s.people))).toEqual([]);
   });
 });
+
+describe('secondary suppression across two stratifiers of the same people', () => {
+  const groups = progressTable([]).groups;
+  const subsets = (size: number) => [...Array((1 << size) - 1).keys()].map((m) => [...Array(size).keys()].filter((i) => ((m + 1) >> i) & 1));
+
+  /**
+   * The reader's view when the same people are published by age (a) and by practice (p): unknowns are
+   * the people of each age × practice × cell; each published count of either table, and the totals
+   * both share, is one equation in them. Returns every small sum computable in an age, a practice or all.
+   */
+  function jointLeaks(cube: number[][][], hidden: Set<string>): string[] {
+    const [na, np, k] = [cube.length, cube[0]!.length, 4];
+    const n = na * np * k;
+    const flat = cube.flat(2);
+    const vector = (pick: (a: number, p: number, c: number) => boolean) =>
+      Array.from({ length: n }, (_, i): number => (pick(Math.floor(i / (np * k)), Math.floor(i / k) % np, i % k) ? 1 : 0));
+    const eqs: number[][] = [];
+    for (const g of groups) {
+      const inG = (c: number) => g.cells.includes(c);
+      for (let a = 0; a < na; a++) if (!hidden.has(`${g.key}|age:${a}`)) eqs.push(vector((x, _, c) => x === a && inG(c)));
+      for (let p = 0; p < np; p++) if (!hidden.has(`${g.key}|practice:${p}`)) eqs.push(vector((_, y, c) => y === p && inG(c)));
+      if (!hidden.has(`${g.key}|*`)) eqs.push(vector((_, __, c) => inG(c)));
+    }
+    for (const e of [...eqs]) {
+      if (e.reduce((s, x, i) => s + x * flat[i]!, 0) > 0) continue;
+      e.forEach((x, i) => { if (x) eqs.push(Array.from({ length: n }, (_, j) => (j === i ? 1 : 0))); });
+    }
+    const basis = nullSpace(eqs, n);
+    const leaks: string[] = [];
+    const places: [string, (a: number, p: number) => boolean][] = [
+      ...[...Array(na).keys()].map((a): [string, (x: number) => boolean] => [`age ${a}`, (x) => x === a]),
+      ...[...Array(np).keys()].map((p): [string, (x: number, y: number) => boolean] => [`practice ${p}`, (_, y) => y === p]),
+      ['all', () => true],
+    ];
+    for (const [name, where] of places) {
+      for (const cells of subsets(k)) {
+        const v = vector((a, p, c) => where(a, p) && cells.includes(c));
+        const people = v.reduce((s, x, i) => s + x * flat[i]!, 0);
+        if (isSmall(people) && basis.every((b) => Math.abs(b.reduce((s, x, i) => s + x * v[i]!, 0)) < 1e-9)) leaks.push(`${name} cells ${cells} = ${people}`);
+      }
+    }
+    return leaks;
+  }
+
+  it('keeps a figure suppressed in one table from being recomputed in the other, over 300 random populations', { timeout: 60_000 }, () => {
+    const found: string[] = [];
+    for (let seed = 1; seed <= 300; seed++) {
+      const rand = prng(1000 + seed);
+      const cube = [0, 1].map(() => [0, 1].map(() => [0, 1, 2, 3].map(() => (rand() < 0.4 ? 0 : Math.floor(rand() * (rand() < 0.6 ? 6 : 20))))));
+      const byAge = { ...progressTable(cube.map((ps) => [0, 1, 2, 3].map((c) => ps.reduce((s, p) => s + p[c]!, 0)))), rows: ['age:0', 'age:1'] };
+      const byPractice = { ...progressTable([0, 1].map((p) => [0, 1, 2, 3].map((c) => cube.reduce((s, a) => s + a[p]![c]!, 0)))), rows: ['practice:0', 'practice:1'] };
+      const hidden = suppressedFigures([byAge, byPractice]);
+      for (const leak of jointLeaks(cube, hidden)) found.push(`seed ${seed}: ${JSON.stringify(cube)} ${leak}`);
+    }
+    expect(found).toEqual([]);
+  });
+});

@@ -1,11 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { socialPrescribingFigures, type Figure, type GroupFigures } from '../../src/reports/social-prescribing.js';
-import type { ReferralFact, ScoreFact } from '../../src/store/report-facts.js';
+import { SCORE_CODES } from '../../src/outcomes/scoring.js';
+import { CHANGE_SCORES, socialPrescribingFigures, type Figure, type GroupFigures } from '../../src/reports/social-prescribing.js';
+import { changeColumn, type CohortRow, type ReferralFact, type ScoreFact } from '../../src/store/report-facts.js';
 
 /**
  * The report's figures over a population built so that every right answer is known by construction,
  * each computed here independently of the code under test.
  */
+
+/** The rows the store's cohort query would give: each referral with each score's latest less first, where there are two or more. */
+function cohortOf(facts: ReferralFact[], scores: ScoreFact[]): CohortRow[] {
+  return facts.map(({ referral, service: _service, ...row }) => ({
+    ...row,
+    ...Object.fromEntries(CHANGE_SCORES.map((code) => {
+      const s = scores.find((x) => x.referral === referral && x.code === code && x.count >= 2);
+      return [changeColumn(code), s ? s.latest - s.first : null];
+    })),
+  }));
+}
 
 const DAY = 86_400_000_000;
 const T0 = Date.UTC(2026, 0, 5) * 1000;
@@ -38,12 +50,16 @@ const scores: ScoreFact[] = [
   { referral: 'r10', code: 'swemwbs-metric', first: 20, latest: 20, count: 1 },
 ];
 
-const figures = socialPrescribingFigures({ facts, scores, practices: ['A81001', 'B82002'] });
+const figures = socialPrescribingFigures({ cohort: cohortOf(facts, scores), practices: ['A81001', 'B82002'] });
 const group = (code: string) => figures.find((g) => g.code === code)!;
 const stratum = (g: GroupFigures, stratifier: string, value: string): Figure =>
   g.stratified.find((s) => s.stratifier === stratifier)!.strata.find((s) => s.value === value)!.figure;
 
 describe('the social prescribing report\'s figures', () => {
+  it('reports the change of scores the outcomes actually record', () => {
+    for (const code of CHANGE_SCORES) expect(Object.keys(SCORE_CODES)).toContain(code);
+  });
+
   it('counts the cohort and its strata, publishing zeros', () => {
     const received = group('received');
     expect(received.total.count).toBe(35);
@@ -120,7 +136,7 @@ describe('the report\'s secondary suppression across groups and across reports',
   }));
 
   it('does not let received less accepted (less declined) give away a group of 1 to 7, in total or in any stratum', () => {
-    const report = socialPrescribingFigures({ facts: nested, scores: [], practices: ['A81001'] });
+    const report = socialPrescribingFigures({ cohort: cohortOf(nested, []), practices: ['A81001'] });
     const published = counts(report);
     let checked = 0;
     for (const row of rows(report)) {
@@ -145,8 +161,8 @@ describe('the report\'s secondary suppression across groups and across reports',
   }));
 
   it('suppresses a practice\'s figure that, taken from the whole report\'s, would give the other practices\' as 1 to 7', () => {
-    const whole = counts(socialPrescribingFigures({ facts: two, scores: [], practices: ['A81001', 'B82002'] }));
-    const one = counts(socialPrescribingFigures({ facts: two, scores: [], practices: ['A81001', 'B82002'], practice: 'A81001' }));
+    const whole = counts(socialPrescribingFigures({ cohort: cohortOf(two, []), practices: ['A81001', 'B82002'] }));
+    const one = counts(socialPrescribingFigures({ cohort: cohortOf(two, []), practices: ['A81001', 'B82002'], practice: 'A81001' }));
     expect(whole.get('received|gender:female')).toBe(22);
     expect(one.get('received|*')).toBe(30);
     expect(one.get('received|gender:female')).toBeNull();
@@ -161,7 +177,7 @@ describe('the report\'s secondary suppression across groups and across reports',
   });
 
   it('narrows a report to one practice: only its referrals, and only it as a practice stratum', () => {
-    const report = socialPrescribingFigures({ facts: two, scores: [], practices: ['A81001', 'B82002'], practice: 'B82002' });
+    const report = socialPrescribingFigures({ cohort: cohortOf(two, []), practices: ['A81001', 'B82002'], practice: 'B82002' });
     expect(report[0]!.total.count).toBe(12);
     expect(report[0]!.stratified.find((s) => s.stratifier === 'practice')!.strata.map((s) => s.value)).toEqual(['B82002']);
   });

@@ -3,6 +3,7 @@ import type { CompiledQuery } from 'kysely';
 import pg from 'pg';
 import { BatchingStore, type BatchConnection, type Settle } from '../sql/batching-store.js';
 import { queryBuilder, type SqlRunner } from '../sql/database.js';
+import type { RebuildReports } from '../report-facts.js';
 import { migrate, SchemaTooNewError } from '../sql/migrations.js';
 import type { AuditRenderer, KnownHead } from '../sql/sql-ledger.js';
 import type { Indexer } from '../sql/sql-tx.js';
@@ -17,6 +18,8 @@ export interface PostgresStoreOptions {
   /** Longest any one statement may run before PostgreSQL cancels it (SIGNPOST_PG_STATEMENT_TIMEOUT_MS). */
   statementTimeoutMs?: number;
   maxBatch?: number;
+  /** For the migration that rebuilds the reports' read model (10): see migrations.ts. */
+  rebuildReports?: RebuildReports;
 }
 
 /** How long a session may sit idle inside a transaction before PostgreSQL ends it (see open). */
@@ -147,7 +150,7 @@ export class PostgresStore extends BatchingStore {
     pool.on('error', () => undefined);
     const store = new PostgresStore(pool, options);
     try {
-      await store.migrateOnce();
+      await store.migrateOnce(options.rebuildReports);
     } catch (e) {
       await pool.end().catch(() => undefined);
       throw openingError(options.url, e);
@@ -155,8 +158,11 @@ export class PostgresStore extends BatchingStore {
     return store;
   }
 
-  /** Migrates under an advisory lock, so that instances starting together migrate once. */
-  private async migrateOnce(): Promise<void> {
+  /**
+   * Migrates under an advisory lock, so that instances starting together migrate once: the others wait
+   * (however long the migration's data work takes) and then find the schema up to date.
+   */
+  private async migrateOnce(rebuildReports: RebuildReports | undefined): Promise<void> {
     const client = await this.pool.connect();
     client.on('error', ignoreLostConnection);
     try {
@@ -165,7 +171,8 @@ export class PostgresStore extends BatchingStore {
       // longer than any one request's statement should.
       await client.query('SET LOCAL statement_timeout = 0');
       await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-      await migrate(this.db, 'postgres', new PgRunner(client));
+      const runner = new PgRunner(client);
+      await migrate(this.db, 'postgres', runner, this.migrationOptions(runner, rebuildReports));
       await client.query('COMMIT');
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);

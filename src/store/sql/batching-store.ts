@@ -1,7 +1,9 @@
 import type { Kysely } from 'kysely';
 import { MonotonicClock } from '../../fhir/instant.js';
+import type { RebuildReports } from '../report-facts.js';
 import type { Store, StoreTx } from '../store.js';
 import type { Database, SqlDialect, SqlRunner } from './database.js';
+import type { MigrationOptions } from './migrations.js';
 import { QueryCache } from './query-cache.js';
 import { LedgerBatch, type AuditRenderer, type KnownHead } from './sql-ledger.js';
 import { SqlStoreTx, type Indexer } from './sql-tx.js';
@@ -59,6 +61,16 @@ export abstract class BatchingStore implements Store {
   /** Tells a committed batch's transactions their outcome: at once, or once their commit is durable. */
   protected abstract settleCommitted(settles: Settle[]): void;
   abstract close(): Promise<void>;
+
+  /**
+   * What `migrate` needs of this store on the connection that migrates: the indexer, and the reports'
+   * rebuild given a transaction on that connection, so that it commits with the migration.
+   */
+  protected migrationOptions(runner: SqlRunner, rebuildReports: RebuildReports | undefined): MigrationOptions {
+    const tx = () => new SqlStoreTx(this.db, this.dialect, this.queries, runner, this.clock, this.indexer,
+      { knownHead: 'unknown', renderAudit: this.renderAudit, batch: new LedgerBatch() });
+    return { indexer: this.indexer, ...(rebuildReports ? { rebuildReports: () => rebuildReports(tx()) } : {}) };
+  }
 
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the store is closed'));

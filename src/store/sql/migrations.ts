@@ -1,11 +1,26 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { Database, SqlDialect, SqlRunner } from './database.js';
+import { reindexParams } from './reindex.js';
+import type { Indexer } from './sql-tx.js';
+
+interface Migration {
+  version: number;
+  up: (db: Kysely<Database>, dialect: SqlDialect) => { compile(): CompiledQuery }[];
+  /**
+   * Search parameters (`Type.name`) the registry gained after resources of their type were stored,
+   * indexed over every stored version (sql/reindex.ts). A parameter added to fhir/registry.ts takes a
+   * migration that names it here, or what was stored before it is never found by it.
+   */
+  reindex?: readonly string[];
+  /** The reports' read model is rebuilt from the stored versions (MigrationOptions.rebuildReports). */
+  rebuildReports?: true;
+}
 
 /**
  * Schema versions, applied in order and recorded in schema_migration. A released migration is never
  * edited: a change of schema is a new entry at the end.
  */
-const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDialect) => { compile(): import('kysely').CompiledQuery }[] }[] = [
+const migrations: Migration[] = [
   {
     version: 1,
     up: (db, dialect) => {
@@ -246,6 +261,16 @@ const migrations: { version: number; up: (db: Kysely<Database>, dialect: SqlDial
       ];
     },
   },
+  {
+    version: 10,
+    // Stores written before two changes of the code, each of which left what was already stored behind:
+    // Consents stored before the Consent `period` parameter existed have no rows for it (so the consent
+    // expiry job and `period` searches miss them), and referrals stored before migration 9 have no rows
+    // in the reports' read model (so reports leave them out). Both are derived from the stored versions.
+    up: () => [],
+    reindex: ['Consent.period'],
+    rebuildReports: true,
+  },
 ];
 
 /*
@@ -263,8 +288,46 @@ export class SchemaTooNewError extends Error {
   }
 }
 
-/** Brings the schema up to date (or up to `target`, for tests of a migration) inside the caller's transaction. */
-export async function migrate(db: Kysely<Database>, dialect: SqlDialect, runner: SqlRunner, target = latestSchemaVersion): Promise<void> {
+export interface MigrationOptions {
+  /** Migrate only this far (tests of a migration). */
+  target?: number;
+  /** How the store indexes a version: what a migration's `reindex` indexes with. */
+  indexer?: Indexer;
+  /** Rebuilds the reports' read model on the migrating connection, inside the migration's transaction. */
+  rebuildReports?: () => Promise<void>;
+}
+
+/**
+ * PostgreSQL: a migration that reworks stored data first locks store_head, as every batch does, so that
+ * instances of the previous version still serving (a rolling upgrade) write nothing until it commits and
+ * what it derives cannot change under it. Instances starting together already wait for each other on
+ * the migration's advisory lock (postgres-store.ts); SQLite has one writer, the one migrating.
+ */
+async function holdWriters(db: Kysely<Database>, dialect: SqlDialect, runner: SqlRunner): Promise<void> {
+  if (dialect === 'postgres') await runner.all(db.selectFrom('store_head').select('one').forUpdate().compile());
+}
+
+/**
+ * Only the server's projection can rebuild the reports' read model, and the opener passes it
+ * (store/open-store.ts does). Without it, a store that holds no referral migrates all the same (its
+ * model is empty either way); one that holds referrals is refused rather than recorded as migrated with
+ * its reports still missing them.
+ */
+async function rebuildReadModel(db: Kysely<Database>, runner: SqlRunner, version: number, rebuild: (() => Promise<void>) | undefined): Promise<void> {
+  if (rebuild) return rebuild();
+  const referrals = await runner.all(db.selectFrom('resource').select('rid').where('type', '=', 'ServiceRequest').limit(1).compile());
+  if (referrals.length > 0) {
+    throw new Error(`migration ${version} rebuilds the reports' read model from the stored referrals, which this opener cannot: start the gateway on this store first`);
+  }
+}
+
+/**
+ * Brings the schema up to date (or up to `target`) inside the caller's transaction, with the work on
+ * stored data a migration calls for: migrations, their data work and their records in schema_migration
+ * commit together or not at all.
+ */
+export async function migrate(db: Kysely<Database>, dialect: SqlDialect, runner: SqlRunner, options: MigrationOptions = {}): Promise<void> {
+  const target = options.target ?? latestSchemaVersion;
   await runner.run(
     db.schema.createTable('schema_migration').ifNotExists()
       .addColumn('version', 'integer', (c) => c.primaryKey())
@@ -279,6 +342,12 @@ export async function migrate(db: Kysely<Database>, dialect: SqlDialect, runner:
   for (const m of migrations) {
     if (m.version <= current || m.version > target) continue;
     for (const step of m.up(db, dialect)) await runner.run(step.compile());
+    if (m.reindex || m.rebuildReports) await holdWriters(db, dialect, runner);
+    if (m.reindex) {
+      if (!options.indexer) throw new Error(`migration ${m.version} indexes stored versions again: the store must pass its indexer`);
+      await reindexParams(db, runner, options.indexer, m.reindex);
+    }
+    if (m.rebuildReports) await rebuildReadModel(db, runner, m.version, options.rebuildReports);
     await runner.run(db.insertInto('schema_migration').values({ version: m.version, applied_at: new Date().toISOString() }).compile());
   }
 }

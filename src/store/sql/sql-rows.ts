@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { IndexEntries } from '../../fhir/index-values.js';
 import type { Database, SqlRunner } from './database.js';
 import type { QueryCache } from './query-cache.js';
 
@@ -24,4 +25,23 @@ export async function insertRows<T extends RowTable>(
     await runner.run(queries.positional(`insert-${table}-${columns.join(',')}-${chunk.length}`, ($) => db.insertInto(table)
       .values(chunk.map((_, r) => Object.fromEntries(columns.map((c, k) => [c, $(r * columns.length + k)]))) as never), values));
   }
+}
+
+/** The search index's tables: one per kind of parameter, each row valid over [valid_from, valid_to). */
+export const INDEX_TABLES = ['sp_token', 'sp_reference', 'sp_date', 'sp_string'] as const;
+
+/**
+ * Inserts the search index rows of one version of a resource of `type`, valid over `validity`: a new
+ * version's (valid until replaced), or a stored one's indexed again (sql/reindex.ts). Parameters are
+ * stored qualified by type (`Task.owner`).
+ */
+export async function insertIndexRows(
+  db: Kysely<Database>, queries: QueryCache, runner: SqlRunner, type: string,
+  validity: { rid: number; valid_from: number; valid_to: number }, idx: Omit<IndexEntries, 'uniqueIdentifiers'>,
+): Promise<void> {
+  const q = (p: string) => `${type}.${p}`;
+  await insertRows(db, queries, runner, 'sp_token', idx.tokens.map((t) => ({ ...validity, param: q(t.param), system: t.system, code: t.code })));
+  await insertRows(db, queries, runner, 'sp_reference', idx.references.map((r) => ({ ...validity, param: q(r.param), target: r.target })));
+  await insertRows(db, queries, runner, 'sp_date', idx.dates.map((d) => ({ ...validity, param: q(d.param), lo: d.lo, hi: d.hi })));
+  await insertRows(db, queries, runner, 'sp_string', idx.strings.map((s) => ({ ...validity, param: q(s.param), value: s.value, exact: s.exact })));
 }

@@ -12,7 +12,7 @@ import { searchCountQuery, searchPageQuery } from './search-sql.js';
 import { SqlDeliveryQueue } from './sql-deliveries.js';
 import { SqlReportFacts } from './sql-report-facts.js';
 import { SqlLedger, type LedgerOptions } from './sql-ledger.js';
-import { insertRows, num, type RowTable } from './sql-rows.js';
+import { INDEX_TABLES, insertIndexRows, num } from './sql-rows.js';
 
 export type Indexer = (resource: fhir4.Resource) => IndexEntries;
 
@@ -153,8 +153,9 @@ export class SqlStoreTx implements StoreTx {
     this.rids.set(`${type}/${id}`, rid);
   }
 
-  async versions(after: VersionCursor | undefined, limit: number): Promise<{ versions: Stored[]; next?: VersionCursor }> {
+  async versions(after: VersionCursor | undefined, limit: number, types?: readonly string[]): Promise<{ versions: Stored[]; next?: VersionCursor }> {
     let q = this.db.selectFrom('resource_version as v').select(['v.rid', 'v.id', 'v.version', 'v.last_updated', 'v.method', 'v.json']);
+    if (types) q = q.where('v.type', 'in', [...types]);
     if (after) {
       q = q.where((eb) => eb.or([
         eb('v.last_updated', '>', after.at),
@@ -189,7 +190,7 @@ export class SqlStoreTx implements StoreTx {
     await this.sql.run(this.queries.get('close-version', ($) => this.db.updateTable('resource_version')
       .set({ valid_to: num($, 'at') }).where('rid', '=', num($, 'rid')).where('version', '=', num($, 'version')),
     { at, rid, version }));
-    for (const table of ['sp_token', 'sp_reference', 'sp_date', 'sp_string'] as const) {
+    for (const table of INDEX_TABLES) {
       await this.sql.run(this.queries.get(`close-${table}`, ($) => this.db.updateTable(table).set({ valid_to: num($, 'at') })
         .where('rid', '=', num($, 'rid')).where('valid_to', '=', num($, 'open')), { at, rid, open: OPEN_ENDED }));
     }
@@ -198,12 +199,7 @@ export class SqlStoreTx implements StoreTx {
   }
 
   private async writeIndex(rid: number, type: string, from: number, idx: IndexEntries): Promise<void> {
-    const q = (p: string) => `${type}.${p}`;
-    const valid = { rid, valid_from: from, valid_to: OPEN_ENDED };
-    await this.insertRows('sp_token', idx.tokens.map((t) => ({ ...valid, param: q(t.param), system: t.system, code: t.code })));
-    await this.insertRows('sp_reference', idx.references.map((r) => ({ ...valid, param: q(r.param), target: r.target })));
-    await this.insertRows('sp_date', idx.dates.map((d) => ({ ...valid, param: q(d.param), lo: d.lo, hi: d.hi })));
-    await this.insertRows('sp_string', idx.strings.map((s) => ({ ...valid, param: q(s.param), value: s.value, exact: s.exact })));
+    await insertIndexRows(this.db, this.queries, this.sql, type, { rid, valid_from: from, valid_to: OPEN_ENDED }, idx);
     for (const u of idx.uniqueIdentifiers) {
       const claimed = await this.sql.all<{ rid: number }>(this.db.insertInto('unique_identifier')
         .values({ type, system: u.system, value: u.value, rid })
@@ -224,10 +220,6 @@ export class SqlStoreTx implements StoreTx {
       .innerJoin('resource as r', 'r.rid', 'u.rid').select(['r.rid', 'r.id'])
       .where('u.type', '=', $('type')).where('u.system', '=', $('system')).where('u.value', '=', $('value')), { type, system, value }));
     return rows[0] && { rid: Number(rows[0].rid), id: rows[0].id };
-  }
-
-  private insertRows<T extends RowTable>(table: T, rows: Database[T][]): Promise<void> {
-    return insertRows(this.db, this.queries, this.sql, table, rows);
   }
 
   async search(query: SearchQuery): Promise<SearchPage> {

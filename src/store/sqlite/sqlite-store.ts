@@ -7,6 +7,7 @@ import { queryBuilder } from '../sql/database.js';
 import { migrate } from '../sql/migrations.js';
 import type { AuditRenderer, KnownHead } from '../sql/sql-ledger.js';
 import type { Indexer } from '../sql/sql-tx.js';
+import type { RebuildReports } from '../report-facts.js';
 import { Checkpointer } from './checkpointer.js';
 
 /**
@@ -30,6 +31,8 @@ export interface SqliteStoreOptions {
   maxBatch?: number;
   /** How audit ledger entries read as AuditEvents (see AuditRenderer); by default, their JSON as stored. */
   renderAudit?: AuditRenderer;
+  /** For the migration that rebuilds the reports' read model (10): see migrations.ts. */
+  rebuildReports?: RebuildReports;
 }
 
 /**
@@ -95,7 +98,7 @@ export class SqliteStore extends BatchingStore {
     const store = new SqliteStore(options);
     try {
       store.control.begin.run();
-      await migrate(store.db, 'sqlite', store.batchConn.runner);
+      await migrate(store.db, 'sqlite', store.batchConn.runner, store.migrationOptions(store.batchConn.runner, options.rebuildReports));
       store.control.commit.run();
       // The clock resumes after everything stamped before: versions and audit records alike, or a search
       // right after a restart (as of the clock's instant) would miss the newest audit records.
