@@ -68,6 +68,9 @@ describe('the report page', () => {
     const page = res.text;
     expect(page).toMatch(/^<!doctype html>\n<html lang="en-GB">/);
     expect(page).not.toMatch(/<script|<link|<img|\sstyle="|\son\w+=/i); // nothing to run or fetch, no style attribute the policy would block
+    // No drill-down: the only links leave for the published disclosure rule; forms post back to /reports.
+    expect([...page.matchAll(/href="([^"]*)"/g)].map((m) => m[1])).toEqual(['https://github.com/opensafely-core/ehrql/pull/1746']);
+    for (const [, action] of page.matchAll(/<form [^>]*action="([^"]*)"/g)) expect(action).toMatch(/^\/reports\//);
 
     const cells = pageCells(page);
     expect(cells.size).toBeGreaterThan(200);
