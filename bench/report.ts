@@ -309,6 +309,10 @@ function deliverySection(run: Run): string {
   ].join('\n');
 }
 
+/** A query plan as the database printed it. */
+const planBlock = (store: 'sqlite' | 'postgres', plan: readonly string[]) =>
+  ['```', store === 'sqlite' ? 'EXPLAIN QUERY PLAN' : 'EXPLAIN (ANALYZE, BUFFERS)', ...plan, '```', ''];
+
 function reportSection(run: Run): string {
   if (run.reports.length === 0) return 'Not measured in this run.\n';
   const [first] = run.reports;
@@ -329,7 +333,7 @@ function reportSection(run: Run): string {
     '',
     table(['target', 'measured', 'result'], reportTargets(run.reports).map((t) => [t.name, t.measured, t.pass ? 'pass' : '**FAIL**'])),
     '',
-    'The plans. SQLite reads the referrals through the index `referral_fact_practice` (practice, received), a range of it per practice, and each one\'s scores through score_fact\'s primary key (referral, code; SQLite names it `sqlite_autoindex_score_fact_1`). PostgreSQL plans by its statistics (the seed ends with `VACUUM ANALYZE`, as autovacuum would leave them): for a report whose scope is most of the table it may rightly read the tables whole and hash-join them; the same query for a narrow report (the first practice\'s first 31 days, planned but not timed, after the timed plans) show whether it then takes the indexes.',
+    'The plans. SQLite pivots the scores with a follow-up in score_fact\'s primary key order (referral, code; SQLite names it `sqlite_autoindex_score_fact_1`), then reads the referrals through the index `referral_fact_practice` (practice, received), a range of it per practice, each joined to its scores\' changes by an automatic index. PostgreSQL plans by its statistics (the seed ends with `VACUUM ANALYZE`, as autovacuum would leave them): for a report whose scope is most of the table it may rightly read the tables whole and hash-join them; the same query for a narrow report (the first practice\'s first 31 days, planned but not timed, after the timed plans) shows whether it then takes the indexes.',
     '',
     ...run.reports.flatMap((r) => r.plans.plans.flatMap((p) => [
       `### ${STORE_NAME[r.store]}: ${p.query}, ${n0(p.rows)} rows, ${ms(p.medianMs)} ms median, ${ms(p.maxMs)} ms at worst`,
@@ -338,20 +342,12 @@ function reportSection(run: Run): string {
       p.sql,
       '```',
       '',
-      '```',
-      r.store === 'sqlite' ? 'EXPLAIN QUERY PLAN' : 'EXPLAIN (ANALYZE, BUFFERS)',
-      ...p.plan,
-      '```',
-      '',
+      ...planBlock(r.store, p.plan),
     ])),
     ...run.reports.flatMap((r) => r.plans.narrowPlans.flatMap((p) => [
       `### ${STORE_NAME[r.store]}: ${p.query}, a narrow report`,
       '',
-      '```',
-      r.store === 'sqlite' ? 'EXPLAIN QUERY PLAN' : 'EXPLAIN (ANALYZE, BUFFERS)',
-      ...p.plan,
-      '```',
-      '',
+      ...planBlock(r.store, p.plan),
     ])),
     `Where the time goes: a gateway under \`node --cpu-prof\` on each store, answering the same ${first!.jsonMs.length + 1} reports after its start-up (the timed runs above are without the profiler).`,
     '',
