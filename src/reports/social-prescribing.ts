@@ -44,13 +44,11 @@ export type GroupCode =
 const DAY_MICROS = 86_400_000_000;
 
 /** A member of the cohort: its row, with each reported score's change where it has a baseline and a follow-up. */
-interface Member {
-  fact: CohortRow;
-}
+type Member = CohortRow;
 
 /** The column of each reported score's change. */
 const CHANGE = Object.fromEntries(CHANGE_SCORES.map((code) => [code, changeColumn(code)])) as Record<(typeof CHANGE_SCORES)[number], `change:${string}`>;
-const changeOf = (m: Member, code: (typeof CHANGE_SCORES)[number]) => m.fact[CHANGE[code]] ?? null;
+const changeOf = (m: Member, code: (typeof CHANGE_SCORES)[number]) => m[CHANGE[code]] ?? null;
 
 const strataValue: Record<(typeof STRATIFIERS)[number], (f: CohortRow) => string> = {
   'age-band': (f) => f.ageBand, gender: (f) => f.gender, ethnicity: (f) => f.ethnicity, practice: (f) => f.practice, reason: (f) => f.reason || 'not-coded',
@@ -65,12 +63,12 @@ function strataOf(stratifier: Stratifier, cohort: readonly Member[], practices: 
     case 'gender': return [...GENDERS];
     case 'ethnicity': return Object.keys(ETHNIC_CATEGORIES);
     case 'practice': return [...practices].sort();
-    case 'reason': return [...new Set(cohort.map((m) => strataValue.reason(m.fact)))].sort();
-    case 'decline-reason': return [...new Set(cohort.filter(isDeclined).map((m) => valueIn('decline-reason', m.fact)))].sort();
+    case 'reason': return [...new Set(cohort.map((m) => strataValue.reason(m)))].sort();
+    case 'decline-reason': return [...new Set(cohort.filter(isDeclined).map((m) => valueIn('decline-reason', m)))].sort();
   }
 }
 
-const isDeclined = (m: Member) => m.fact.status === 'rejected';
+const isDeclined = (m: Member) => m.status === 'rejected';
 
 /**
  * The sets of the cohort whose sizes the report publishes (each group's population is one of them),
@@ -78,9 +76,9 @@ const isDeclined = (m: Member) => m.fact.status === 'rejected';
  */
 const COUNTED = {
   received: () => true,
-  accepted: (m: Member) => m.fact.acceptedAt !== null,
+  accepted: (m: Member) => m.acceptedAt !== null,
   declined: isDeclined,
-  completed: (m: Member) => m.fact.completedAt !== null,
+  completed: (m: Member) => m.completedAt !== null,
   ...Object.fromEntries(CHANGE_SCORES.map((code) => [`change-${code}`, (m: Member) => changeOf(m, code) !== null])),
   'swemwbs-improved-count': (m: Member) => (changeOf(m, 'swemwbs-metric') ?? -Infinity) >= SWEMWBS_MEANINGFUL_CHANGE,
 } as Record<string, (m: Member) => boolean>;
@@ -111,8 +109,8 @@ const GROUPS: GroupDef[] = [
   { code: 'accepted', counted: 'accepted' },
   { code: 'declined', counted: 'declined', extraStratifiers: ['decline-reason'] },
   { code: 'completed', counted: 'completed' },
-  { code: 'days-to-acceptance', counted: 'accepted', measure: (m) => (m.fact.acceptedAt! - m.fact.received) / DAY_MICROS, summary: 'median' },
-  { code: 'days-to-completion', counted: 'completed', measure: (m) => (m.fact.completedAt! - m.fact.received) / DAY_MICROS, summary: 'median' },
+  { code: 'days-to-acceptance', counted: 'accepted', measure: (m) => (m.acceptedAt! - m.received) / DAY_MICROS, summary: 'median' },
+  { code: 'days-to-completion', counted: 'completed', measure: (m) => (m.completedAt! - m.received) / DAY_MICROS, summary: 'median' },
   ...CHANGE_SCORES.map((code): GroupDef => ({ code: `change-${code}`, counted: `change-${code}`, measure: (m) => changeOf(m, code)!, summary: 'mean' })),
   { code: 'swemwbs-improved', counted: 'change-swemwbs-metric', measure: (m) => changeOf(m, 'swemwbs-metric')!, summary: 'share-improved' },
 ];
@@ -143,9 +141,9 @@ function indexed(members: readonly Member[], practices: readonly string[]): Inde
     const rows = new Int32Array(members.length).fill(-1);
     members.forEach((m, i) => {
       if (stratifier === 'decline-reason' && !isDeclined(m)) return;
-      const row = index.get(valueIn(stratifier, m.fact));
+      const row = index.get(valueIn(stratifier, m));
       // The strata must partition the cohort, or the suppression's arithmetic would be unsound.
-      if (row === undefined) throw new Error(`${stratifier} has no stratum ${valueIn(stratifier, m.fact)}`);
+      if (row === undefined) throw new Error(`${stratifier} has no stratum ${valueIn(stratifier, m)}`);
       rows[i] = row;
     });
     strata.set(stratifier, { values, rows });
@@ -226,11 +224,10 @@ function suppressionOf(cohort: IndexedCohort, whole?: IndexedCohort): Set<string
 }
 
 /** The report's groups, each with its total and its strata, as they may be published. */
-export function socialPrescribingFigures({ cohort: rows, practices, practice }: ReportInput): GroupFigures[] {
-  const everyone = rows.map((fact): Member => ({ fact }));
+export function socialPrescribingFigures({ cohort: everyone, practices, practice }: ReportInput): GroupFigures[] {
   const cohort = practice === undefined
     ? indexed(everyone, practices)
-    : indexed(everyone.filter((m) => m.fact.practice === practice), [practice]);
+    : indexed(everyone.filter((m) => m.practice === practice), [practice]);
   const suppressed = suppressionOf(cohort, practice === undefined ? undefined : indexed(everyone, practices));
   const published = (key: string, people: number): Published => (suppressed.has(key) ? null : people);
   const improvedBit = bitOf('swemwbs-improved-count');
